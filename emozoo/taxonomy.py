@@ -17,7 +17,9 @@ __all__ = [
     "EXTRA_DIMENSIONS",
     "EXTRA_HEAD_SLUGS",
     "FAMILIES",
+    "NAMES",
     "NUM_EMOTIONS",
+    "SLUGS",
     "TAXONOMY_VERSION",
     "Emotion",
     "canonical_name",
@@ -78,7 +80,7 @@ def _load() -> tuple[tuple[Emotion, ...], dict[str, tuple[str, ...]]]:
     buttons: dict[str, list[str]] = guide["options"]["buttons"]
     family_of = {name: fam for fam, names in buttons.items() for name in names}
     emotions = tuple(
-        Emotion(i, name, slugify(name), family_of[name], tuple(syn)) for i, name in enumerate(labels)
+        Emotion(i, name, slugify(name), family_of[name], tuple(syn)) for i, (name, syn) in enumerate(labels.items())
     )
     families = {fam: tuple(names) for fam, names in buttons.items()}
     return emotions, families
