@@ -1,0 +1,252 @@
+"""Typed experiment configs, loaded in layers: dataclass defaults, ``configs/default.yaml``, an experiment file,
+then ``key=value`` overrides. Every layer is validated against the dataclasses before any work starts; an unknown
+key fails with the closest valid key, a wrong type with the key and the expected type.
+
+An experiment file may start with ``defaults: [backbone/clip-vit-b16, data/emonet]``: each entry merges
+``configs/<group>/<name>.yaml`` under ``<group>`` before the file's own keys. On the command line,
+``backbone=clip-vit-l14`` is shorthand for the group file if one exists, else for ``backbone.name=clip-vit-l14``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from emozoo.config_checks import check_keys, wrap_omegaconf_error
+from emozoo.errors import ConfigError
+
+__all__ = ["ExperimentConfig", "config_dir", "load_config", "to_yaml"]
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "vit-tiny"  # registry name: `emozoo zoo backbones`
+    pretrained: str | None = None  # None: random init; "true", a file, local-dir:DIR or hf-hub:org/name
+    impl: str | None = None  # timm | open_clip | hf, where the entry has several
+    img_size: int | None = None  # run at another resolution than the native one
+    model_args: dict[str, Any] = field(default_factory=dict)  # extra library constructor kwargs
+    freeze: str = "none"  # all | none | last_n_blocks=N
+    grad_checkpointing: bool = False
+    compile: bool = False  # torch.compile the backbone
+
+
+@dataclass
+class HeadConfig:
+    name: str = "mlp"  # registry name: mlp | linear | per-emotion
+    hidden_dim: int = 256
+    dropout: float = 0.1
+
+
+@dataclass
+class SynthFaceConfig:
+    num_big: int = 6000
+    num_binary: int = 3000
+    num_hq_val: int = 300
+    num_hq_test: int = 1000
+    image_size: int = 128
+    seed: int = 0
+    shard_size: int = 500
+
+
+@dataclass
+class DataConfig:
+    root: str = "shards/synthface"  # holds <subset>/{train,val,test}-%06d.tar + manifest.json
+    synthface: SynthFaceConfig | None = field(default_factory=SynthFaceConfig)  # generate if missing; null: never
+    batch_size: int = 64  # per device
+    eval_batch_size: int = 128
+    num_workers: int = 2
+    shuffle_buffer: int = 1000
+    augment: bool = True
+    max_bad_fraction: float = 0.01  # stop when more than this fraction of samples is undecodable or invalid
+
+
+@dataclass
+class StageConfig:
+    name: str = "train"
+    data: str = "big"  # subset under data.root, or a path
+    split: str = "train"
+    targets: list[str] = field(default_factory=lambda: ["weak"])  # label fields that drive the loss
+    epochs: float = 1.0  # passes over the split's samples (resampled shards; may be fractional)
+    lr: float | None = None  # None: optim.lr
+    val_data: str | None = "hq"  # None: no validation
+    val_split: str = "val"
+
+
+@dataclass
+class EvalConfig:
+    data: str = "hq"
+    split: str = "test"
+    n_bootstrap: int = 1000
+
+
+@dataclass
+class LossConfig:
+    intensity: float = 1.0
+    binary: float = 1.0
+    distribution: float = 0.5
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    layer_decay: float | None = None  # layer-wise LR decay factor per block, e.g. 0.75
+    backbone_lr_scale: float = 1.0
+    warmup_frac: float = 0.05
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "bf16-mixed"
+    gradient_clip_val: float | None = 1.0
+    log_every_n_steps: int = 10
+    fast_dev_run: bool = False
+    deterministic: bool = False
+    enable_progress_bar: bool = True
+    limit_val_batches: float = 1.0
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "synthface-demo"
+    seed: int = 0
+    run_dir: str = "runs"
+    checkpoint_dir: str = "checkpoints"
+    resume: str | None = None  # auto | path to a .ckpt | None
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def config_dir() -> Path:
+    """``$EMOZOO_CONFIG_DIR``, else ``./configs``, else the ``configs/`` beside the package."""
+    env = os.environ.get("EMOZOO_CONFIG_DIR")
+    if env:
+        return Path(env)
+    if (Path.cwd() / "configs" / "default.yaml").is_file():
+        return Path.cwd() / "configs"
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as err:  # yaml.YAMLError and friends
+        raise ConfigError(f"{path}: not valid YAML: {err}".splitlines()[0]) from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    return cfg
+
+
+def _resolve_experiment(exp: str) -> Path:
+    path = Path(exp)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return config_dir() / "experiment" / f"{exp}.yaml"
+
+
+def _merge(base: DictConfig, layer: DictConfig, source: str) -> DictConfig:
+    check_keys(layer, ExperimentConfig, source)
+    try:
+        return OmegaConf.merge(base, layer)
+    except OmegaConfBaseException as err:
+        raise wrap_omegaconf_error(err, source) from None
+
+
+def _with_defaults(cfg: DictConfig, source: str) -> DictConfig:
+    """Expand a file's ``defaults:`` list into group layers placed before its own keys."""
+    defaults = cfg.pop("defaults", None)
+    if defaults is None:
+        return cfg
+    if not isinstance(defaults, ListConfig):
+        raise ConfigError(f"{source}: 'defaults' must be a list like [backbone/vit-b16]")
+    merged = OmegaConf.create({})
+    for item in defaults:
+        group, _, name = str(item).partition("/")
+        layer = _load_yaml(config_dir() / group / f"{name}.yaml")
+        merged = OmegaConf.merge(merged, {group: layer})
+    return OmegaConf.merge(merged, cfg)
+
+
+def _parse_overrides(overrides: list[str]) -> DictConfig:
+    dotlist = []
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value (e.g. trainer.precision=32-true)")
+        key, value = item.split("=", 1)
+        if "." not in key and key in ExperimentConfig.__dataclass_fields__:
+            group_file = config_dir() / key / f"{value}.yaml"
+            if group_file.is_file():
+                dotlist.append(("__group__", key, group_file))
+                continue
+            if key in ("backbone", "head"):  # backbone=clip-vit-l14 names a registry entry
+                key = f"{key}.name"
+        dotlist.append(("__dot__", key, value))
+    layer = OmegaConf.create({})
+    for kind, key, value in dotlist:
+        if kind == "__group__":
+            layer = OmegaConf.merge(layer, {key: _load_yaml(value)})
+        else:
+            layer = OmegaConf.merge(layer, OmegaConf.from_dotlist([f"{key}={value}"]))
+    return layer
+
+
+def load_config(experiment: str | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Build and validate an ``ExperimentConfig``.
+
+    Args:
+        experiment: an experiment YAML path, or a name under ``configs/experiment/``; None for the default.
+        overrides: ``key=value`` strings applied last.
+
+    Raises:
+        ConfigError: an unknown key (with the closest valid one), a wrong type or a missing file.
+    """
+    cfg = OmegaConf.structured(ExperimentConfig)
+    default = config_dir() / "default.yaml"
+    if default.is_file():
+        cfg = _merge(cfg, _with_defaults(_load_yaml(default), str(default)), str(default))
+    if experiment:
+        path = _resolve_experiment(experiment)
+        cfg = _merge(cfg, _with_defaults(_load_yaml(path), str(path)), str(path))
+    if overrides:
+        cfg = _merge(cfg, _parse_overrides(list(overrides)), "command line")
+    obj: ExperimentConfig = OmegaConf.to_object(cfg)
+    _check_values(obj)
+    return obj
+
+
+def _check_values(cfg: ExperimentConfig) -> None:
+    if not cfg.stages:
+        raise ConfigError("stages is empty: give at least one training stage (see configs/default.yaml)")
+    known = {"weak", "binary", "ratings"}
+    for i, stage in enumerate(cfg.stages):
+        bad = [t for t in stage.targets if t not in known]
+        if bad:
+            raise ConfigError(f"stages[{i}].targets: unknown target {bad[0]!r}; valid: {sorted(known)}")
+        if stage.epochs <= 0:
+            raise ConfigError(f"stages[{i}].epochs must be > 0, got {stage.epochs}")
+    if cfg.data.batch_size < 1 or cfg.data.eval_batch_size < 1:
+        raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
+    if not 0.0 <= cfg.data.max_bad_fraction <= 1.0:
+        raise ConfigError(f"data.max_bad_fraction must be in [0, 1], got {cfg.data.max_bad_fraction}")
+
+
+def to_yaml(cfg: ExperimentConfig) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))

@@ -1,0 +1,148 @@
+"""Running an experiment config: data check, model, one ``Trainer.fit`` per stage, the test stage, export.
+
+``train.py`` and ``emozoo train`` call ``run_experiment``; nothing here knows about networks or metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from emozoo.config import ExperimentConfig, StageConfig, to_yaml
+from emozoo.data.datamodule import EmotionDataModule
+from emozoo.finetune import apply_freeze
+from emozoo.model import EmotionModel, create_model
+from emozoo.module import EmotionModule
+
+__all__ = ["build_model", "ensure_data", "run_experiment"]
+
+
+def ensure_data(cfg: ExperimentConfig) -> None:
+    """Generate SynthFace shards when the config asks for them and they are missing (a no-op when complete)."""
+    if cfg.data.synthface is None:
+        return
+    from emozoo.data.synthface import generate_synthface
+
+    generate_synthface(cfg.data.root, **asdict(cfg.data.synthface))
+
+
+def build_model(cfg: ExperimentConfig) -> EmotionModel:
+    backbone_args = dict(cfg.backbone.model_args)
+    if cfg.backbone.img_size:
+        backbone_args["img_size"] = cfg.backbone.img_size
+    model = create_model(
+        cfg.backbone.name,
+        cfg.head.name,
+        pretrained=cfg.backbone.pretrained,
+        impl=cfg.backbone.impl,
+        backbone_args=backbone_args,
+        head_args={"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout},
+    )
+    apply_freeze(model.backbone, cfg.backbone.freeze)
+    if cfg.backbone.grad_checkpointing:
+        model.backbone.set_grad_checkpointing(True)
+    return model
+
+
+def _trainer(cfg: ExperimentConfig, logger, callbacks, **kwargs: Any) -> L.Trainer:
+    t = cfg.trainer
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        gradient_clip_val=t.gradient_clip_val,
+        log_every_n_steps=t.log_every_n_steps,
+        fast_dev_run=t.fast_dev_run,
+        deterministic=t.deterministic,
+        enable_progress_bar=t.enable_progress_bar,
+        limit_val_batches=t.limit_val_batches,
+        logger=logger,
+        callbacks=callbacks,
+        enable_model_summary=False,
+        **kwargs,
+    )
+
+
+def _module(cfg: ExperimentConfig, model: EmotionModel, lr: float | None, report_dir=None, raters=None):
+    return EmotionModule(
+        model,
+        loss_weights=asdict(cfg.loss),
+        lr=lr if lr is not None else cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        layer_decay=cfg.optim.layer_decay,
+        backbone_lr_scale=cfg.optim.backbone_lr_scale,
+        warmup_frac=cfg.optim.warmup_frac,
+        betas=tuple(cfg.optim.betas),
+        max_bad_fraction=cfg.data.max_bad_fraction,
+        report_dir=report_dir,
+        rater_names=raters,
+        n_bootstrap=cfg.eval.n_bootstrap,
+    )
+
+
+def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig | None) -> EmotionDataModule:
+    d = cfg.data
+    return EmotionDataModule(
+        d.root,
+        model.data_config,
+        train=(stage.data, stage.split) if stage else None,
+        val=(stage.val_data, stage.val_split) if stage and stage.val_data else None,
+        test=None if stage else (cfg.eval.data, cfg.eval.split),
+        targets=stage.targets if stage else ("ratings",),
+        epochs=stage.epochs if stage else 1.0,
+        batch_size=d.batch_size,
+        eval_batch_size=d.eval_batch_size,
+        num_workers=d.num_workers,
+        shuffle_buffer=d.shuffle_buffer,
+        augment=d.augment,
+        seed=cfg.seed,
+    )
+
+
+def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
+    """Train every stage, evaluate, write the report and checkpoints. Returns a summary with the report path."""
+    start = time.time()
+    L.seed_everything(cfg.seed, workers=True)
+    torch.set_float32_matmul_precision("high")
+    ensure_data(cfg)
+    model = build_model(cfg)
+    root_logger = TensorBoardLogger(cfg.run_dir, name=cfg.name)
+    run_dir = Path(root_logger.log_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+    ckpt_root = Path(cfg.checkpoint_dir) / cfg.name / run_dir.name
+    for stage in cfg.stages:
+        dm = _datamodule(cfg, model, stage)
+        module = _module(cfg, model, stage.lr)
+        logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
+        ckpt = ModelCheckpoint(dirpath=ckpt_root / stage.name, filename="{epoch}-{step}", save_last=True)
+        trainer = _trainer(cfg, logger, [ckpt], max_epochs=1, num_sanity_val_steps=0)
+        print(f"[emozoo] stage '{stage.name}': {stage.data}/{stage.split}, targets={list(stage.targets)}")
+        trainer.fit(module, datamodule=dm)
+        if cfg.trainer.fast_dev_run:
+            continue
+    dm = _datamodule(cfg, model, None)
+    module = _module(cfg, model, None, report_dir=str(run_dir), raters=dm.rater_names)
+    logger = TensorBoardLogger(run_dir, name="", version="test", default_hp_metric=False)
+    trainer = _trainer(cfg, logger, [])
+    trainer.test(module, datamodule=dm)
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
+    if module.report is not None and trainer.is_global_zero:
+        export_dir = ckpt_root / "model"
+        model.save_pretrained(export_dir, report=module.report, experiment=cfg.name)
+        summary.update(report=str(run_dir / "report.json"), model_dir=str(export_dir))
+        summary["mean_spearman"] = module.report["model"]["mean_spearman"]
+        summary["random_mean_spearman"] = module.report["random"]["mean_spearman"]
+        summary["raters_loo_mean_spearman"] = module.report["raters"]["loo_mean_spearman"]
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
