@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from emozoo.config_checks import check_keys, wrap_omegaconf_error
+from emozoo.config_checks import check_key_path, check_keys, wrap_omegaconf_error
 from emozoo.errors import ConfigError
 
 __all__ = ["ExperimentConfig", "config_dir", "load_config", "to_yaml"]
@@ -185,8 +185,7 @@ def _with_defaults(cfg: DictConfig, source: str) -> DictConfig:
     return OmegaConf.merge(merged, cfg)
 
 
-def _parse_overrides(overrides: list[str]) -> DictConfig:
-    dotlist = []
+def _apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not key=value (e.g. trainer.precision=32-true)")
@@ -194,18 +193,17 @@ def _parse_overrides(overrides: list[str]) -> DictConfig:
         if "." not in key and key in ExperimentConfig.__dataclass_fields__:
             group_file = config_dir() / key / f"{value}.yaml"
             if group_file.is_file():
-                dotlist.append(("__group__", key, group_file))
+                cfg = _merge(cfg, OmegaConf.create({key: _load_yaml(group_file)}), f"command line ({group_file})")
                 continue
             if key in ("backbone", "head"):  # backbone=clip-vit-l14 names a registry entry
                 key = f"{key}.name"
-        dotlist.append(("__dot__", key, value))
-    layer = OmegaConf.create({})
-    for kind, key, value in dotlist:
-        if kind == "__group__":
-            layer = OmegaConf.merge(layer, {key: _load_yaml(value)})
-        else:
-            layer = OmegaConf.merge(layer, OmegaConf.from_dotlist([f"{key}={value}"]))
-    return layer
+        check_key_path(key, ExperimentConfig, "command line")
+        parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
+        try:
+            OmegaConf.update(cfg, key, parsed, merge=True)
+        except OmegaConfBaseException as err:
+            raise wrap_omegaconf_error(err, "command line") from None
+    return cfg
 
 
 def load_config(experiment: str | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -226,7 +224,7 @@ def load_config(experiment: str | None = None, overrides: list[str] | None = Non
         path = _resolve_experiment(experiment)
         cfg = _merge(cfg, _with_defaults(_load_yaml(path), str(path)), str(path))
     if overrides:
-        cfg = _merge(cfg, _parse_overrides(list(overrides)), "command line")
+        cfg = _apply_overrides(cfg, list(overrides))
     obj: ExperimentConfig = OmegaConf.to_object(cfg)
     _check_values(obj)
     return obj

@@ -12,7 +12,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from emozoo.errors import ConfigError
 
-__all__ = ["all_keys", "check_keys", "wrap_omegaconf_error"]
+__all__ = ["all_keys", "check_key_path", "check_keys", "wrap_omegaconf_error"]
 
 
 def _dataclass_of(tp: Any) -> type | None:
@@ -75,6 +75,24 @@ def check_keys(cfg: Any, cls: type, source: str, prefix: str = "", root: type | 
             value = cfg._get_node(key)
             if isinstance(value, (DictConfig, ListConfig)):
                 check_keys(value, sub, source, f"{prefix}{key}.", root)
+
+
+def check_key_path(key: str, cls: type, source: str) -> None:
+    """Raise ``ConfigError`` if the dotted ``key`` (list indices allowed: ``stages.0.lr``) is not declared."""
+    current: type | None = cls
+    done: list[str] = []
+    for part in key.split("."):
+        if part.isdigit() and done:  # an index into a list of dataclasses keeps the element type
+            done[-1] += f"[{part}]"
+            continue
+        if current is None:  # below a plain dict (e.g. model_args): anything goes
+            return
+        fields = _fields(current)
+        prefix = ".".join(done) + "." if done else ""
+        if part not in fields:
+            raise ConfigError(f"{source}: unknown config key '{prefix}{part}'.{_suggest(part, list(fields), cls, prefix)}")
+        current = _dataclass_of(fields[part])
+        done.append(part)
 
 
 def wrap_omegaconf_error(err: OmegaConfBaseException, source: str) -> ConfigError:

@@ -1,0 +1,100 @@
+"""Shared fixtures: the real EmoNet-Face files and tiny shard sets built by the tests themselves."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "emonet"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
+
+
+@pytest.fixture(scope="session")
+def emonet_dir() -> Path:
+    if not (SHARED / "guide.json").is_file():
+        pytest.fail(f"the real EmoNet-Face files are expected in {SHARED} (shared/ beside the clone)")
+    return SHARED
+
+
+def fake_labels(rng: np.random.Generator, raters: list[str], kind: str) -> dict:
+    """Schema-valid labels for one image: ``kind`` is ratings | weak | binary."""
+    from emozoo.taxonomy import NAMES
+
+    meta = {"source": "synthface", "demographics": {"age": 30, "gender": "f", "ethnicity": "x"}, "prompt": "a face"}
+    meta.update(ratings={}, binary={}, weak=None, extra=None)
+    if kind == "ratings":
+        for r in rng.choice(raters, size=min(3, len(raters)), replace=False):
+            meta["ratings"][str(r)] = np.round(rng.uniform(0, 7, 40), 1).tolist()
+    elif kind == "weak":
+        weak = np.zeros(40, dtype=int)
+        weak[rng.choice(40, 3, replace=False)] = rng.integers(1, 8, 3)
+        meta["weak"] = weak.tolist()
+    else:
+        for e in rng.choice(40, 2, replace=False):
+            meta["binary"][NAMES[e]] = {str(r): bool(rng.random() < 0.5) for r in raters[: rng.integers(1, 4)]}
+    return meta
+
+
+def write_tar(path: Path, samples: list[dict]) -> None:
+    with tarfile.open(path, "w") as tar:
+        for s in samples:
+            for ext, data in s.items():
+                if ext == "__key__":
+                    continue
+                info = tarfile.TarInfo(f"{s['__key__']}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+def _png(rng: np.random.Generator, size: int = 32) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_shard_set(
+    directory: Path, split: str, num: int, per_shard: int, kind: str = "ratings", seed: int = 0, prefix: str = "img"
+) -> list[str]:
+    """Write ``num`` samples in shards of ``per_shard`` plus a manifest; returns the keys."""
+    rng = np.random.default_rng(seed)
+    raters = [f"rater-{i}" for i in range(1, 6)]
+    directory.mkdir(parents=True, exist_ok=True)
+    keys, shards = [], []
+    for start in range(0, num, per_shard):
+        samples = []
+        for i in range(start, min(num, start + per_shard)):
+            key = f"{prefix}-{split}-{i:05d}"
+            keys.append(key)
+            meta = fake_labels(rng, raters, kind)
+            samples.append({"__key__": key, "png": _png(rng), "json": json.dumps(meta).encode()})
+        name = f"{split}-{start // per_shard:06d}.tar"
+        write_tar(directory / name, samples)
+        shards.append({"file": name, "split": split, "count": len(samples)})
+    manifest_path = directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"shards": [], "splits": {}}
+    manifest["shards"] += shards
+    manifest["splits"][split] = {"count": num}
+    manifest["raters"] = raters
+    manifest_path.write_text(json.dumps(manifest))
+    return keys
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    """A data root shaped like SynthFace: big/train (weak), binary/train, hq/val + hq/test (ratings)."""
+    make_shard_set(tmp_path / "big", "train", 48, 16, "weak", seed=1)
+    make_shard_set(tmp_path / "binary", "train", 32, 16, "binary", seed=2)
+    make_shard_set(tmp_path / "hq", "val", 16, 8, "ratings", seed=3)
+    make_shard_set(tmp_path / "hq", "test", 24, 8, "ratings", seed=4)
+    return tmp_path
