@@ -18,7 +18,7 @@ from torch import nn
 from emozoo.registry import Registry
 from emozoo.taxonomy import NUM_EMOTIONS
 
-__all__ = ["HEADS", "EmotionHead", "LinearHead", "MLPHead", "create_head"]
+__all__ = ["HEADS", "EmotionHead", "LinearHead", "MLPHead", "PerEmotionHead", "create_head"]
 
 MAX_INTENSITY = 7.0
 # Experts' yes/no answers flip around a perceived intensity of about 2 ("clearly present" on the 0-7 scale).
@@ -95,8 +95,83 @@ class LinearHead(EmotionHead):
         return self.intensity(h), self.distribution(h)
 
 
+def _mlp(dims: tuple[int, ...], dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(dims) - 2:
+            layers += [nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+class _ScoreMLP(nn.Module):
+    """One published per-emotion head: the state dict keys are ``layers.0.weight``, ``layers.3.weight``, ..."""
+
+    def __init__(self, dims: tuple[int, ...], dropout: float):
+        super().__init__()
+        self.layers = _mlp(dims, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x).squeeze(-1)
+
+
+class PerEmotionHead(EmotionHead):
+    """The Empathic-Insight-Face layout: one independent MLP regressor per emotion (and per extra dimension).
+
+    ``raw`` scores are regressions on the 0-7 scale. The published post-processing subtracts a per-emotion neutral
+    mean (the score of neutral faces) and takes a softmax over the 40 mean-subtracted scores; that softmax is the
+    ``distribution`` output. ``intensity`` is ``raw`` clamped to [0, 7] with a straight-through gradient, so a head
+    trained with the intensity loss never gets stuck outside the range.
+
+    Args:
+        in_features: embedding width (1152 for SigLIP2 so400m).
+        num_emotions: number of emotion heads.
+        hidden_dims: hidden layer widths: Small (128, 32), Large (1024, 512, 256).
+        dropout: dropout between layers (training only).
+        extra_dims: names of extra regression heads (valence, arousal, ...), output as ``extra`` (B, len).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_emotions: int = NUM_EMOTIONS,
+        hidden_dims: tuple[int, ...] = (128, 32),
+        dropout: float = 0.1,
+        extra_dims: tuple[str, ...] = (),
+        hidden_dim: int | None = None,
+    ):
+        super().__init__(in_features, num_emotions)
+        if hidden_dim is not None and not hidden_dims:
+            hidden_dims = (hidden_dim,)
+        dims = (in_features, *hidden_dims, 1)
+        self.hidden_dims = tuple(hidden_dims)
+        self.extra_dims = tuple(extra_dims)
+        self.heads = nn.ModuleList([_ScoreMLP(dims, dropout) for _ in range(num_emotions)])
+        self.extra_heads = nn.ModuleList([_ScoreMLP(dims, dropout) for _ in extra_dims])
+        self.register_buffer("neutral_means", torch.zeros(num_emotions))
+
+    def postprocess(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The published post-processing of (B, 40) raw scores: neutral-mean subtraction, then softmax."""
+        mean_subtracted = raw - self.neutral_means.to(raw.dtype)
+        return {"mean_subtracted": mean_subtracted, "distribution": torch.softmax(mean_subtracted, dim=-1)}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raw = torch.stack([h(x) for h in self.heads], dim=-1).float()
+        intensity = raw + (raw.clamp(0.0, MAX_INTENSITY) - raw).detach()
+        # Map the 0-7 score to the logit scale the presence calibration expects (7 * sigmoid(logit) = score).
+        p = (raw.detach().clamp(1e-3, MAX_INTENSITY - 1e-3) / MAX_INTENSITY)
+        logits = torch.log(p / (1 - p)) + (raw - raw.detach()) / MAX_INTENSITY
+        out = {"raw": raw, "logits": logits, "intensity": intensity}
+        out["presence_logits"] = self.presence_scale * logits + self.presence_bias
+        out.update(self.postprocess(raw))
+        if self.extra_heads:
+            out["extra"] = torch.stack([h(x) for h in self.extra_heads], dim=-1).float()
+        return out
+
+
 HEADS.register("mlp", MLPHead)
 HEADS.register("linear", LinearHead)
+HEADS.register("per-emotion", PerEmotionHead)
 
 
 def create_head(name: str, in_features: int, num_emotions: int = NUM_EMOTIONS, **kwargs) -> EmotionHead:
