@@ -114,6 +114,7 @@ class TrainerConfig:
     deterministic: bool = False
     enable_progress_bar: bool = True
     limit_val_batches: float = 1.0
+    checkpoint_every_n_steps: int = 0  # 0: a checkpoint at each epoch end only
 
 
 @dataclass
@@ -122,7 +123,8 @@ class ExperimentConfig:
     seed: int = 0
     run_dir: str = "runs"
     checkpoint_dir: str = "checkpoints"
-    resume: str | None = None  # auto | path to a .ckpt | None
+    version: str | None = None  # run version under run_dir/name and checkpoint_dir/name; None: next free
+    resume: str | None = None  # auto (newest complete checkpoint of the newest version) | path to a .ckpt | None
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -1,11 +1,19 @@
 """Running an experiment config: data check, model, one ``Trainer.fit`` per stage, the test stage, export.
 
 ``train.py`` and ``emozoo train`` call ``run_experiment``; nothing here knows about networks or metrics.
+
+Layout of one run (``<version>`` is ``version_<n>``, or ``cfg.version``):
+``runs/<name>/<version>/`` holds the resolved config, TensorBoard logs per stage and the report;
+``checkpoints/<name>/<version>/<stage>/`` holds that stage's checkpoints (and ``final.ckpt`` once it is done);
+``checkpoints/<name>/<version>/model/`` holds the exported model. With ``resume=auto`` the newest version is
+reused: finished stages are skipped and the unfinished one continues from its newest complete checkpoint.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,9 +24,11 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from emozoo.checkpointing import AtomicCheckpointIO, PruneHPCCheckpoints, newest_checkpoint
 from emozoo.config import ExperimentConfig, StageConfig, to_yaml
 from emozoo.data.datamodule import EmotionDataModule
-from emozoo.finetune import apply_freeze
+from emozoo.errors import ConfigError
+from emozoo.finetune import apply_freeze, maybe_compile
 from emozoo.model import EmotionModel, create_model
 from emozoo.module import EmotionModule
 
@@ -46,13 +56,28 @@ def build_model(cfg: ExperimentConfig) -> EmotionModel:
         backbone_args=backbone_args,
         head_args={"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout},
     )
-    apply_freeze(model.backbone, cfg.backbone.freeze)
-    if cfg.backbone.grad_checkpointing:
-        model.backbone.set_grad_checkpointing(True)
+    if model.backbone is not None:
+        apply_freeze(model.backbone, cfg.backbone.freeze)
+        if cfg.backbone.grad_checkpointing:
+            model.backbone.set_grad_checkpointing(True)
+        if cfg.backbone.compile:
+            model.backbone = maybe_compile(model.backbone, True)
     return model
 
 
-def _trainer(cfg: ExperimentConfig, logger, callbacks, **kwargs: Any) -> L.Trainer:
+def _version(cfg: ExperimentConfig) -> str:
+    if cfg.version:
+        return cfg.version
+    base = Path(cfg.checkpoint_dir) / cfg.name
+    runs = Path(cfg.run_dir) / cfg.name
+    nums = [int(m.group(1)) for d in (base, runs) if d.is_dir() for p in d.iterdir()
+            if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    if cfg.resume == "auto" and nums:
+        return f"version_{max(nums)}"
+    return f"version_{max(nums) + 1 if nums else 0}"
+
+
+def _trainer(cfg: ExperimentConfig, logger, callbacks, root: Path, **kwargs: Any) -> L.Trainer:
     t = cfg.trainer
     return L.Trainer(
         accelerator=t.accelerator,
@@ -68,6 +93,8 @@ def _trainer(cfg: ExperimentConfig, logger, callbacks, **kwargs: Any) -> L.Train
         limit_val_batches=t.limit_val_batches,
         logger=logger,
         callbacks=callbacks,
+        default_root_dir=str(root),
+        plugins=[AtomicCheckpointIO()],
         enable_model_summary=False,
         **kwargs,
     )
@@ -99,7 +126,7 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
         val=(stage.val_data, stage.val_split) if stage and stage.val_data else None,
         test=None if stage else (cfg.eval.data, cfg.eval.split),
         targets=stage.targets if stage else ("ratings",),
-        epochs=stage.epochs if stage else 1.0,
+        epochs=min(1.0, stage.epochs) if stage else 1.0,
         batch_size=d.batch_size,
         eval_batch_size=d.eval_batch_size,
         num_workers=d.num_workers,
@@ -109,32 +136,64 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
     )
 
 
+def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, run_dir: Path, ckpt_dir: Path,
+               resume_from: str | None) -> None:
+    final = ckpt_dir / "final.ckpt"
+    module = _module(cfg, model, stage.lr)
+    if final.is_file() and cfg.resume:
+        print(f"[emozoo] stage '{stage.name}' already finished: loading {final}")
+        module.load_state_dict(torch.load(final, map_location="cpu", weights_only=True)["state_dict"])
+        return
+    dm = _datamodule(cfg, model, stage)
+    logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
+    every = cfg.trainer.checkpoint_every_n_steps or None
+    callbacks = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", save_last=True, every_n_train_steps=every,
+                        save_top_k=1, monitor="step", mode="max"),
+        PruneHPCCheckpoints(ckpt_dir),
+    ]
+    trainer = _trainer(cfg, logger, callbacks, ckpt_dir, max_epochs=-1, num_sanity_val_steps=0)
+    # Stages are measured in passes over their split; Lightning epochs are (at most) one pass each.
+    per_epoch = dm.steps_per_epoch(trainer.world_size)
+    trainer.fit_loop.max_steps = max(1, math.ceil(stage.epochs * per_epoch))
+    ckpt_path = None
+    if resume_from == "auto":
+        newest = newest_checkpoint(ckpt_dir)
+        ckpt_path = str(newest) if newest else None
+    elif resume_from:
+        ckpt_path = resume_from
+    print(f"[emozoo] stage '{stage.name}': {stage.data}/{stage.split}, targets={list(stage.targets)}, "
+          f"{trainer.fit_loop.max_steps} steps" + (f", resuming from {ckpt_path}" if ckpt_path else ""))
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    if not cfg.trainer.fast_dev_run:
+        trainer.save_checkpoint(final)
+
+
 def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
     """Train every stage, evaluate, write the report and checkpoints. Returns a summary with the report path."""
     start = time.time()
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
+    if cfg.resume not in (None, "auto") and not Path(cfg.resume).is_file():
+        raise ConfigError(f"resume={cfg.resume!r}: not 'auto' and not an existing checkpoint file")
     ensure_data(cfg)
     model = build_model(cfg)
-    root_logger = TensorBoardLogger(cfg.run_dir, name=cfg.name)
-    run_dir = Path(root_logger.log_dir)
+    version = _version(cfg)
+    run_dir = Path(cfg.run_dir) / cfg.name / version
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
-    ckpt_root = Path(cfg.checkpoint_dir) / cfg.name / run_dir.name
+    ckpt_root = Path(cfg.checkpoint_dir) / cfg.name / version
+    resume_from = cfg.resume
     for stage in cfg.stages:
-        dm = _datamodule(cfg, model, stage)
-        module = _module(cfg, model, stage.lr)
-        logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
-        ckpt = ModelCheckpoint(dirpath=ckpt_root / stage.name, filename="{epoch}-{step}", save_last=True)
-        trainer = _trainer(cfg, logger, [ckpt], max_epochs=1, num_sanity_val_steps=0)
-        print(f"[emozoo] stage '{stage.name}': {stage.data}/{stage.split}, targets={list(stage.targets)}")
-        trainer.fit(module, datamodule=dm)
-        if cfg.trainer.fast_dev_run:
-            continue
+        _fit_stage(cfg, model, stage, run_dir, ckpt_root / stage.name, resume_from)
+        if resume_from not in (None, "auto"):
+            resume_from = "auto"  # an explicit checkpoint applies to the first unfinished stage only
+    if cfg.trainer.fast_dev_run:
+        return {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
     dm = _datamodule(cfg, model, None)
     module = _module(cfg, model, None, report_dir=str(run_dir), raters=dm.rater_names)
     logger = TensorBoardLogger(run_dir, name="", version="test", default_hp_metric=False)
-    trainer = _trainer(cfg, logger, [])
+    trainer = _trainer(cfg, logger, [], ckpt_root)
     trainer.test(module, datamodule=dm)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
     if module.report is not None and trainer.is_global_zero:

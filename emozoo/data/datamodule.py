@@ -24,7 +24,7 @@ class EmotionDataModule(L.LightningDataModule):
         val: ``(subset, split)`` for validation, or None.
         test: ``(subset, split)`` for the agreement protocol, or None.
         targets: label fields that drive the training loss.
-        epochs: passes over the training split per Lightning epoch.
+        epochs: passes over the training split per Lightning epoch (the stage length is set in steps).
         batch_size: per-device training batch size.
         eval_batch_size: per-device evaluation batch size.
         num_workers: loader workers per device.
@@ -70,6 +70,14 @@ class EmotionDataModule(L.LightningDataModule):
 
     def _world_size(self) -> int:
         return self.trainer.world_size if self.trainer is not None else 1
+
+    def steps_per_epoch(self, world_size: int) -> int:
+        """Optimizer steps per Lightning epoch on each rank (the same on every rank)."""
+        shards = self.train_set
+        if shards is None or not shards.num_samples:
+            raise DataError("no training split with a sample count in its manifest.json")
+        workers = max(1, self.num_workers)
+        return batches_per_worker(shards.num_samples, self.epochs, self.batch_size, world_size, workers) * workers
 
     def train_dataloader(self):
         shards = self.train_set
