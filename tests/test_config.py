@@ -38,8 +38,11 @@ def test_every_experiment_loads(path):
 def test_every_group_file_validates(path):
     group = path.parent.name
     if group == "cluster":
-        pytest.skip("cluster configs are validated by the slurm tests")
-    load_config(None, [f"{group}={path.stem}"])
+        from emozoo.slurm import load_cluster
+
+        load_cluster(str(path))
+    else:
+        load_config(None, [f"{group}={path.stem}"])
 
 
 @pytest.mark.parametrize(
