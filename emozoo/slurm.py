@@ -32,8 +32,9 @@ class ClusterConfig:
     qos: str | None = None
     constraint: str | None = None
     nodes: int = 1
-    gpus_per_node: int = 8
+    gpus_per_node: int = 8  # also the tasks (processes) per node
     gpu_type: str | None = None  # e.g. a100: --gpus-per-node=a100:8
+    accelerator: str = "gpu"  # "cpu" runs one CPU process per task (no GPU request): for tests and CPU clusters
     cpus_per_task: int = 8
     mem: str = "0"  # "0": all of the node's memory
     time: str = "24:00:00"
@@ -87,7 +88,7 @@ def render_sbatch(cluster: ClusterConfig, train_args: list[str], workdir: str | 
         f"--job-name={c.job_name}",
         f"--nodes={c.nodes}",
         f"--ntasks-per-node={c.gpus_per_node}",
-        f"--gpus-per-node={gpus}",
+        *([f"--gpus-per-node={gpus}"] if c.accelerator == "gpu" else []),
         f"--cpus-per-task={c.cpus_per_task}",
         f"--mem={c.mem}",
         f"--time={c.time}",
@@ -105,7 +106,7 @@ def render_sbatch(cluster: ClusterConfig, train_args: list[str], workdir: str | 
         *train_args,
         f"trainer.num_nodes={c.nodes}",
         f"trainer.devices={c.gpus_per_node}",
-        "trainer.accelerator=gpu",
+        f"trainer.accelerator={c.accelerator}",
         "trainer.strategy=ddp",
         "resume=auto",
     ]

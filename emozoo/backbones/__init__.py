@@ -24,21 +24,26 @@ def create_backbone(name: str, pretrained: str | bool | None = None, impl: str |
 
     Args:
         name: registry name (see ``emozoo.list_backbones()``).
-        pretrained: ``None``/``False`` for random init; otherwise a weights source (see ``emozoo.backbones.weights``).
+        pretrained: ``None``/``False``/``"none"`` for random init; ``True``/``"true"`` for the entry's default
+            weights; a ``.safetensors``/``.bin``/``.pth`` file; ``local-dir:DIR``; ``hf-hub:org/name`` (from the
+            HF cache; downloaded only without ``HF_HUB_OFFLINE``). See ``emozoo.backbones.weights``.
         impl: the implementation to use where an entry has several (``timm``, ``open_clip``, ``hf``).
-        **kwargs: passed to the library constructor (e.g. ``img_size=64``).
+        **kwargs: passed to the library constructor (e.g. ``img_size=64``, ``depth=2``). ``img_size`` and
+            ``depth`` mean the same for every implementation.
 
     Raises:
         UnknownNameError: ``name`` is not registered (the message lists the closest names).
         ValueError: ``impl`` is not available for this entry.
+        WeightsError: weights are missing (the message has the fetch command) or do not match.
     """
+    from emozoo.backbones.weights import load_backbone_weights, normalise_pretrained
+
     spec = BACKBONES.get(name)
     impl = impl or spec.impl
     if impl not in spec.builders:
         raise ValueError(f"backbone {name!r} has no {impl!r} implementation; available: {', '.join(spec.impls)}")
     model = spec.builders[impl](spec, **kwargs)
-    if pretrained:
-        from emozoo.backbones.weights import load_backbone_weights
-
-        load_backbone_weights(model, spec, impl, pretrained)
+    source = normalise_pretrained(pretrained)
+    if source is not None:
+        load_backbone_weights(model, spec, impl, source)
     return model

@@ -66,6 +66,11 @@ class Backbone(nn.Module):
     num_features: int
     data_config: DataConfig
     name: str = ""
+    impl: str = ""
+    pretrained_source: str | None = None  # what ``pretrained=`` loaded, for provenance (None: random init)
+    # Parameters that sit outside the blocks but act after them (e.g. open_clip's ``proj``, registered on the
+    # root module and so listed first): they join the last depth group, not the stem.
+    final_param_names: tuple[str, ...] = ()
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) normalised images to (B, num_features) embeddings."""
@@ -81,6 +86,18 @@ class Backbone(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Trade compute for memory; a no-op where the library has no support."""
 
+    def adapt_state_dict(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Map a checkpoint in any layout this backbone accepts onto its own ``state_dict()`` keys.
+
+        The default accepts only the backbone's own layout. Implementations add the library's native layout and
+        known foreign ones (open_clip, Hugging Face). Keys are checked strictly afterwards, so an adapter never
+        needs to, and must not, drop keys it does not recognise.
+        """
+        return state_dict
+
+    def update_from_checkpoint_dir(self, directory: Any) -> None:
+        """Refresh settings stored beside the weights (e.g. an HF ``preprocessor_config.json``); default no-op."""
+
     def param_groups_by_depth(self) -> list[list[nn.Parameter]]:
         """Parameters grouped by depth: [stem, block 0, ..., block N-1, final norm].
 
@@ -94,11 +111,13 @@ class Backbone(nn.Module):
                 in_block[id(p)] = i + 1
         groups: list[list[nn.Parameter]] = [[] for _ in range(len(blocks) + 2)]
         seen_block = False
-        for p in self.parameters():
+        for pname, p in self.named_parameters():
             depth = in_block.get(id(p))
             if depth is not None:
                 seen_block = True
                 groups[depth].append(p)
+            elif pname in self.final_param_names:
+                groups[-1].append(p)
             else:
                 groups[-1 if seen_block else 0].append(p)
         return groups
@@ -112,11 +131,17 @@ class BackboneSpec:
         name: the registry name used in configs (``backbone.name=vit-b16``).
         impl: the default implementation (``timm``, ``open_clip``, ``hf`` or ``builtin``).
         builders: implementation name to a callable ``(spec, **kwargs) -> Backbone``.
-        model_names: implementation name to the library's own model name.
-        weights: implementation name to the weights source (hub id and tag), for ``pretrained=true``.
-        num_features: embedding width.
+        model_names: implementation name to the library's own model name (timm names carry the pretrained tag,
+            e.g. ``vit_base_patch16_224.augreg2_in21k_ft_in1k``).
+        weights: implementation name to the weights source for ``pretrained=true``: ``hf-hub:org/name``, where
+            the repo name carries the tag (``timm/vit_base_patch16_clip_224.openai``).
+        num_features: embedding width (checked against the built model by the tests).
         description: one line for ``emozoo zoo backbones``.
-        model_args: extra keyword arguments for the library constructor.
+        model_args: extra keyword arguments for the library constructor, for every implementation.
+        impl_args: extra keyword arguments for one implementation's builder.
+        preprocess: where the preprocessing record comes from, shared by all implementations so that swapping
+            ``impl`` never changes the input: ``timm:<name.tag>`` or ``open_clip:<name>/<tag>``; empty means the
+            default implementation's own library record for its model name.
     """
 
     name: str
@@ -127,10 +152,16 @@ class BackboneSpec:
     weights: dict[str, str] = field(default_factory=dict)
     description: str = ""
     model_args: dict[str, Any] = field(default_factory=dict)
+    impl_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    preprocess: str = ""
 
     @property
     def impls(self) -> list[str]:
         return list(self.builders)
+
+    def args_for(self, impl: str, **kwargs: Any) -> dict[str, Any]:
+        """Constructor kwargs for ``impl``: entry-wide, then per-implementation, then the caller's."""
+        return {**self.model_args, **self.impl_args.get(impl, {}), **kwargs}
 
 
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
