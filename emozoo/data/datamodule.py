@@ -63,6 +63,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.shuffle_buffer = shuffle_buffer
         self.augment = augment
         self.seed = seed
+        self._loaders: list = []
 
     @property
     def rater_names(self) -> list[str]:
@@ -97,7 +98,7 @@ class EmotionDataModule(L.LightningDataModule):
             self.seed,
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
-        return make_loader(pipe.with_length(per_worker * workers), self.num_workers)
+        return self._keep(make_loader(pipe.with_length(per_worker * workers), self.num_workers))
 
     def _eval_loader(self, shards: ShardSet | None, with_raters: bool):
         if shards is None:
@@ -106,7 +107,22 @@ class EmotionDataModule(L.LightningDataModule):
         pipe = eval_pipeline(
             shards.urls, create_transform(self.image_config), self.eval_batch_size, rater_index=index
         )
-        return make_loader(pipe, min(self.num_workers, len(shards.urls)))
+        return self._keep(make_loader(pipe, min(self.num_workers, len(shards.urls))))
+
+    def _keep(self, loader):
+        self._loaders.append(loader)
+        return loader
+
+    def teardown(self, stage: str) -> None:
+        # Persistent workers outlive the fit; stop them now, or a process forked later (the next stage's workers)
+        # inherits their handles and fails when it garbage-collects them.
+        for loader in self._loaders:
+            for inner in [loader, *getattr(loader, "pipeline", [])]:  # a WebLoader wraps a DataLoader
+                iterator = getattr(inner, "_iterator", None)
+                if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+                    iterator._shutdown_workers()
+                    inner._iterator = None
+        self._loaders.clear()
 
     def val_dataloader(self):
         return self._eval_loader(self.val_set, with_raters=False)

@@ -1,1 +1,29 @@
-"""Agreement metrics of the EmoNet-Face protocol: Spearman ρ, weighted κ, Krippendorff's α, and the report."""
+"""Agreement metrics of the EmoNet-Face protocol, as torchmetrics with functional twins, and the report.
+
+| metric | class | functional | reference it matches |
+|---|---|---|---|
+| Spearman ρ per emotion | ``EmotionSpearman`` | ``emotion_spearman`` | ``scipy.stats.spearmanr`` |
+| weighted κ per emotion | ``WeightedKappa`` | ``weighted_kappa`` | ``sklearn.metrics.cohen_kappa_score`` |
+| Krippendorff's α | ``KrippendorffAlpha`` | ``krippendorff_alpha`` | ``krippendorff.alpha`` |
+
+Each class reduces over emotions by ``average`` (``"macro"`` mean, ``"micro"`` pooled where it exists,
+``"none"``) and has ``compute_per_output()``. ``agreement_report`` runs the paper's whole protocol. Pure
+modules: nothing here imports Lightning; matplotlib is imported only when a report is written to disk.
+"""
+
+from emozoo.metrics._utils import UndefinedMetricWarning
+from emozoo.metrics.agreement import agreement_report
+from emozoo.metrics.kappa import WeightedKappa, weighted_kappa
+from emozoo.metrics.krippendorff import KrippendorffAlpha, krippendorff_alpha
+from emozoo.metrics.spearman import EmotionSpearman, emotion_spearman
+
+__all__ = [
+    "EmotionSpearman",
+    "KrippendorffAlpha",
+    "UndefinedMetricWarning",
+    "WeightedKappa",
+    "agreement_report",
+    "emotion_spearman",
+    "krippendorff_alpha",
+    "weighted_kappa",
+]

@@ -1,0 +1,82 @@
+"""``emozoo agreement FILE``: inter-annotator agreement (Krippendorff's α, pairwise κ) of an annotation table.
+
+Reads the long layout of ``binary.csv`` (``path,annotator,value,emotion``) or a wide one (``path,annotator``
+plus one column per emotion) and prints α and the mean pairwise quadratic κ per emotion and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from emozoo.metrics.annotations import FORMATS
+from emozoo.metrics.krippendorff import LEVELS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "agreement",
+        help="inter-annotator agreement (α, κ) of an annotation table",
+        description="Inter-annotator agreement (Krippendorff's α, pairwise quadratic κ) of an annotation table.",
+    )
+    p.add_argument("file", help="annotation CSV: long (path,annotator,value,emotion) or wide (path,annotator,<40>)")
+    p.add_argument("--format", choices=FORMATS, default="auto", help="table layout (default: from the header)")
+    p.add_argument("--json", metavar="OUT", help="also write the full result as JSON to OUT")
+    p.add_argument("--level", choices=LEVELS, default="interval", help="Krippendorff level (default: interval)")
+    p.add_argument(
+        "--num-classes", type=int, default=None, help="κ labels 0..C-1 (default: 2 for yes/no tables, else 8)"
+    )
+    p.set_defaults(func=run)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The per-emotion table and the overall lines, as printed."""
+    header = ["emotion", "items", "alpha", "kappa", "pairs"]
+    rows = [
+        [e, str(v["items"]), _fmt(v["alpha"]), _fmt(v["kappa"]), str(v["pairs"])]
+        for e, v in result["per_emotion"].items()
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    ov = result["overall"]
+    return "\n".join(
+        [
+            line(header),
+            line(["-" * w for w in widths]),
+            *map(line, rows),
+            "",
+            f"alpha ({result['level']}): mean over emotions {_fmt(ov['alpha_mean'])}, "
+            f"pooled {_fmt(ov['alpha_pooled'])}",
+            f"kappa (quadratic, {result['kappa']['num_classes']} labels, truncated): mean over "
+            f"{len(result['pairs'])} rater pairs {_fmt(ov['kappa_mean'])}",
+        ]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from emozoo.metrics.annotations import read_annotations
+    from emozoo.metrics.interrater import interrater_agreement
+
+    table = read_annotations(args.file, args.format)
+    result = interrater_agreement(table.ratings, table.raters, level=args.level, num_classes=args.num_classes)
+    result = {"file": str(args.file), **result}
+    print(
+        f"{args.file}: {table.n_ratings} ratings of {len(table.images)} images by {len(table.raters)} raters "
+        f"({', '.join(table.raters)})"
+    )
+    print(format_table(result))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {out}")
+    return 0

@@ -1,0 +1,73 @@
+"""The two figures of an agreement report, drawn off-screen with matplotlib's Agg canvas.
+
+``matplotlib.figure.Figure`` is used directly rather than ``pyplot``: no global backend is switched and no
+figure is left open, so this is safe inside training jobs and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["plot_kappa_boxes", "plot_spearman_bars"]
+
+
+def _values(d: dict[str, float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in d.values()], dtype=np.float64)
+
+
+def plot_spearman_bars(report: dict[str, Any], path: Path) -> Path:
+    """Per-emotion ρ: model vs random baseline vs rater leave-one-out, one group of bars per emotion."""
+    emotions = report["meta"]["emotions"]
+    series = [
+        (report["meta"]["model_name"], _values(report["model"]["per_emotion_spearman"]), "tab:blue"),
+        ("random", _values(report["random"]["per_emotion_spearman"]), "tab:gray"),
+        ("raters (leave-one-out)", _values(report["raters"]["loo_per_emotion"]), "tab:orange"),
+    ]
+    x = np.arange(len(emotions))
+    width = 0.8 / len(series)
+    fig = Figure(figsize=(max(8.0, 0.35 * len(emotions)), 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (label, vals, color) in enumerate(series):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, np.nan_to_num(vals), width, label=label, color=color)
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_xticks(x, emotions, rotation=75, ha="right", fontsize=7)
+    ax.set_xlim(-0.6, len(emotions) - 0.4)
+    ax.set_ylabel("Spearman ρ vs median rater")
+    ax.set_title("Per-emotion Spearman ρ (undefined emotions drawn at 0)", loc="left")
+    # above the axes, right of the title: no bar is ever hidden behind it
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(series), fontsize=8, frameon=False)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_kappa_boxes(report: dict[str, Any], path: Path) -> Path:
+    """Box plots of pooled quadratic κ by annotator group: human–human pairs, model–human, random–human."""
+    kappa = report["kappa"]
+    groups = [
+        ("human–human", kappa["human_human"]),
+        (f"{report['meta']['model_name']}–human", kappa["model_human"]),
+        ("random–human", kappa["random_human"]),
+    ]
+    labels, data = [], []
+    for label, group in groups:
+        vals = _values(group["values"])
+        labels.append(f"{label}\n(n={int(np.sum(~np.isnan(vals)))})")
+        data.append(vals[~np.isnan(vals)])
+    fig = Figure(figsize=(6.0, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.boxplot(data, tick_labels=labels, showmeans=True)
+    rng = np.random.default_rng(0)  # jitter only, so the points of small groups stay visible
+    for k, vals in enumerate(data, start=1):
+        ax.scatter(k + rng.uniform(-0.08, 0.08, vals.size), vals, s=12, alpha=0.6, color="black")
+    mw = kappa["mann_whitney"]
+    if mw["p_value"] is not None:
+        ax.set_title(f"Quadratic κ by annotator group (Mann–Whitney p = {mw['p_value']:.3g})")
+    else:
+        ax.set_title("Quadratic κ by annotator group")
+    ax.set_ylabel("Cohen's κ (quadratic, truncated labels)")
+    fig.savefig(path, dpi=120)
+    return path
