@@ -18,20 +18,27 @@ def _masked_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (values * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def intensity_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error on the 0–1 rescaled intensity, over entries where ``mask`` is true.
+def intensity_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fractional-logit loss on the 0–7 intensity, over entries where ``mask`` is true.
 
-    Rescaling by 1/7 keeps the loss on the same scale as the binary and distribution losses.
+    The head predicts ``intensity = 7 * sigmoid(logits)``. Squared error through that sigmoid vanishes once a
+    logit saturates, and with mostly-zero targets (most emotions are absent from most faces) every logit is pushed
+    into saturation early and the network stops learning. Instead, ``t = target / 7`` is treated as the mean of a
+    Bernoulli variable (a fractional-response quasi-likelihood): the loss is ``KL(Bern(t) || Bern(sigmoid(z)))``,
+    i.e. binary cross-entropy minus the target's own entropy, so it is 0 at a perfect prediction and its gradient
+    ``(sigmoid(z) - t) / n`` never vanishes while the prediction is wrong. Its minimiser is still the conditional
+    mean intensity.
 
     Args:
-        pred: (B, 40) predicted intensities in [0, 7].
+        logits: (B, 40) intensity logits from the head (``out["logits"]``).
         target: (B, 40) target intensities in [0, 7]; values under a false mask are ignored (may be NaN).
         mask: (B, 40) bool or 0/1.
     """
-    mask = mask.to(pred.dtype)
-    target = torch.where(mask.bool(), target, pred.detach())  # keep NaN out of the graph
-    err = ((pred - target) / MAX_INTENSITY) ** 2
-    return _masked_mean(err, mask)
+    mask = mask.to(logits.dtype)
+    t = torch.where(mask.bool(), target / MAX_INTENSITY, torch.zeros_like(target)).clamp(0.0, 1.0)
+    bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    entropy = -(torch.xlogy(t, t) + torch.xlogy(1 - t, 1 - t))
+    return _masked_mean(bce - entropy, mask)
 
 
 def binary_loss(presence_logits: torch.Tensor, yes_fraction: torch.Tensor, num_raters: torch.Tensor) -> torch.Tensor:
@@ -79,7 +86,7 @@ def total_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], wei
     """
     terms = {}
     if weights.get("intensity", 0.0):
-        terms["intensity"] = intensity_loss(out["intensity"], batch["intensity"], batch["intensity_mask"])
+        terms["intensity"] = intensity_loss(out["logits"], batch["intensity"], batch["intensity_mask"])
     if weights.get("binary", 0.0):
         terms["binary"] = binary_loss(out["presence_logits"], batch["binary_yes"], batch["binary_n"])
     if weights.get("distribution", 0.0):

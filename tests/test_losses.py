@@ -9,17 +9,32 @@ import torch
 from emozoo.losses import binary_loss, distribution_loss, intensity_loss, total_loss
 
 
+def _kl_bernoulli(t: float, p: float) -> float:
+    xlogx = lambda a, b: 0.0 if a == 0 else a * math.log(a / b)  # noqa: E731
+    return xlogx(t, p) + xlogx(1 - t, 1 - p)
+
+
 def test_intensity_loss_only_counts_masked_entries():
-    pred = torch.tensor([[7.0, 0.0, 3.5], [1.0, 2.0, 3.0]])
-    target = torch.tensor([[0.0, float("nan"), 3.5], [1.0, 2.0, 0.0]])
+    logits = torch.tensor([[0.0, 5.0, 2.0], [1.0, -1.0, -3.0]])
+    target = torch.tensor([[0.0, float("nan"), 3.5], [1.0, 2.0, 7.0]])
     mask = torch.tensor([[True, False, True], [False, False, True]])
-    # masked errors on the 0-1 scale: (7/7)^2 = 1, 0, (3/7)^2 = 9/49; mean over 3 entries
-    expected = (1.0 + 0.0 + 9 / 49) / 3
-    assert math.isclose(intensity_loss(pred, target, mask).item(), expected, rel_tol=1e-6)
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    expected = (_kl_bernoulli(0.0, sig(0.0)) + _kl_bernoulli(0.5, sig(2.0)) + _kl_bernoulli(1.0, sig(-3.0))) / 3
+    assert math.isclose(intensity_loss(logits, target, mask).item(), expected, rel_tol=1e-6)
+
+
+def test_intensity_loss_is_zero_at_the_target_and_does_not_saturate():
+    target = torch.tensor([[0.7, 3.5, 6.3]])
+    logits = torch.logit(target / 7).requires_grad_(True)
+    assert intensity_loss(logits, target, torch.ones(1, 3)).item() < 1e-6
+    # A saturated wrong prediction still gets a full-size gradient (squared error through a sigmoid would not).
+    z = torch.tensor([[-12.0]], requires_grad=True)
+    intensity_loss(z, torch.tensor([[7.0]]), torch.ones(1, 1)).backward()
+    assert z.grad.abs().item() > 0.99
 
 
 def test_all_masked_is_zero_with_zero_grad():
-    pred = torch.rand(2, 40, requires_grad=True)
+    pred = torch.randn(2, 40, requires_grad=True)
     loss = intensity_loss(pred, torch.full((2, 40), float("nan")), torch.zeros(2, 40, dtype=torch.bool))
     loss.backward()
     assert loss.item() == 0.0 and torch.all(pred.grad == 0)
@@ -50,7 +65,7 @@ def test_distribution_loss_is_kl():
 
 def test_total_loss_weights_terms():
     out = {
-        "intensity": torch.full((1, 40), 3.5),
+        "logits": torch.zeros(1, 40),
         "presence_logits": torch.zeros(1, 40),
         "distribution": torch.full((1, 40), 1 / 40),
     }
@@ -64,4 +79,5 @@ def test_total_loss_weights_terms():
     }
     terms = total_loss(out, batch, {"intensity": 2.0, "binary": 1.0, "distribution": 0.0})
     assert set(terms) == {"intensity", "binary", "loss"}
-    assert math.isclose(terms["loss"].item(), 2 * 0.25 + math.log(2), rel_tol=1e-6)
+    # logits 0 -> p = 0.5 against t = 0: KL = log 2; binary: BCE(0, 1) = log 2
+    assert math.isclose(terms["loss"].item(), 2 * math.log(2) + math.log(2), rel_tol=1e-6)

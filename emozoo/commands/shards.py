@@ -1,0 +1,84 @@
+"""``emozoo shards``: make WebDataset shard sets.
+
+Sources are sub-subcommands: ``synthface`` (the embedded synthetic benchmark) lives here; ``convert`` (the
+EmoNet-Face releases) is registered by ``emozoo.commands.convert`` when that module exists, which keeps this
+file free of the converters' dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+__all__ = ["register", "run_synthface"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "shards",
+        help="make WebDataset shards (SynthFace, EmoNet-Face)",
+        description="Make WebDataset shard sets with a manifest.json.",
+    )
+    sources = parser.add_subparsers(dest="source", metavar="SOURCE")
+    _register_synthface(sources)
+    try:  # hook: ``emozoo.commands.convert.register(sources)`` adds ``emozoo shards convert``
+        convert = importlib.import_module("emozoo.commands.convert")
+    except ModuleNotFoundError as err:
+        if err.name != "emozoo.commands.convert":
+            raise
+    else:
+        convert.register(sources)
+    parser.set_defaults(func=lambda args: _no_source(parser))
+
+
+def _no_source(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _register_synthface(sources: argparse._SubParsersAction) -> None:
+    p = sources.add_parser(
+        "synthface",
+        help="generate the SynthFace synthetic benchmark",
+        description="Generate SynthFace: procedural faces with hidden emotion intensities and simulated "
+        "Big-like (weak VLM), Binary-like and HQ-like (expert) labels, as WebDataset shards.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--out", default="shards/synthface", help="output directory")
+    p.add_argument("--num-big", type=int, default=6000, help="images with Big-like weak VLM labels")
+    p.add_argument("--num-binary", type=int, default=3000, help="images with Binary-like yes/no labels")
+    p.add_argument("--num-hq-val", type=int, default=300, help="HQ-like validation images")
+    p.add_argument("--num-hq-test", type=int, default=1000, help="HQ-like test images")
+    p.add_argument("--image-size", type=int, default=128, help="image side in pixels")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed and options give identical shards")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
+    p.add_argument("--format", dest="image_format", choices=("jpg", "png", "webp"), default="jpg", help="image format")
+    p.add_argument("--num-raters", type=int, default=8, help="simulated experts in the panel")
+    p.add_argument("--raters-per-image", type=int, default=4, help="experts rating each HQ image")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run_synthface)
+
+
+def run_synthface(args: argparse.Namespace) -> int:
+    from emozoo.data.synthface import generate_synthface
+
+    manifest = generate_synthface(
+        args.out,
+        num_big=args.num_big,
+        num_binary=args.num_binary,
+        num_hq_val=args.num_hq_val,
+        num_hq_test=args.num_hq_test,
+        image_size=args.image_size,
+        seed=args.seed,
+        shard_size=args.shard_size,
+        image_format=args.image_format,
+        num_raters=args.num_raters,
+        raters_per_image=args.raters_per_image,
+        progress=not args.no_progress,
+        num_workers=args.workers,
+    )
+    summary = {name: sub["splits"] for name, sub in manifest["subsets"].items()}
+    print(f"SynthFace shards in {args.out}: {json.dumps(summary)}")
+    return 0
