@@ -19,7 +19,9 @@ __all__ = [
 ]
 
 
-def create_backbone(name: str, pretrained: str | bool | None = None, impl: str | None = None, **kwargs: Any) -> Backbone:
+def create_backbone(
+    name: str, pretrained: str | bool | None = None, impl: str | None = None, **kwargs: Any
+) -> Backbone:
     """Build a registered backbone.
 
     Args:
@@ -36,14 +38,15 @@ def create_backbone(name: str, pretrained: str | bool | None = None, impl: str |
         ValueError: ``impl`` is not available for this entry.
         WeightsError: weights are missing (the message has the fetch command) or do not match.
     """
-    from emozoo.backbones.weights import load_backbone_weights, normalise_pretrained
+    from emozoo.backbones.weights import load_backbone_weights, normalise_pretrained, resolve_weights
 
     spec = BACKBONES.get(name)
     impl = impl or spec.impl
     if impl not in spec.builders:
         raise ValueError(f"backbone {name!r} has no {impl!r} implementation; available: {', '.join(spec.impls)}")
-    model = spec.builders[impl](spec, **kwargs)
     source = normalise_pretrained(pretrained)
+    path = resolve_weights(spec, impl, source) if source is not None else None  # fail before a long build
+    model = spec.builders[impl](spec, **kwargs)
     if source is not None:
-        load_backbone_weights(model, spec, impl, source)
+        load_backbone_weights(model, spec, impl, source, path=path)
     return model

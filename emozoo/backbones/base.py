@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -95,14 +96,15 @@ class Backbone(nn.Module):
         """
         return state_dict
 
-    def update_from_checkpoint_dir(self, directory: Any) -> None:
+    def update_from_checkpoint_dir(self, directory: str | Path) -> None:
         """Refresh settings stored beside the weights (e.g. an HF ``preprocessor_config.json``); default no-op."""
 
     def param_groups_by_depth(self) -> list[list[nn.Parameter]]:
         """Parameters grouped by depth: [stem, block 0, ..., block N-1, final norm].
 
         Used by layer-wise LR decay and ``freeze: last_n_blocks=N``. Parameters not inside a block go to
-        the stem group when they come before the first block in registration order, else to the last group.
+        the stem group when they come before the first block in registration order, else to the last group;
+        ``final_param_names`` go to the last group wherever they are registered.
         """
         blocks = self.blocks()
         in_block: dict[int, int] = {}

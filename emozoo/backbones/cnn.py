@@ -31,6 +31,8 @@ class TinyCNN(Backbone):
         img_size: native input resolution (any size works; this is what the transforms produce).
     """
 
+    impl = "builtin"
+
     def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 192), img_size: int = 64, name: str = "cnn-tiny"):
         super().__init__()
         self.name = name

@@ -38,6 +38,9 @@ def _siglip2(name: str, timm_name: str, open_clip_name: str, hf_id: str, num_fea
         {"timm": timm_name, "hf": hf_id},
         num_features,
         weights={"timm": f"hf-hub:timm/{timm_name}", "hf": f"hf-hub:{hf_id}"},
+        # big_vision trained SigLIP with tanh-approximate GELU (HF: hidden_act=gelu_pytorch_tanh); timm's B/16 and
+        # So400m/14 SigLIP definitions default to exact GELU, which drifts from get_image_features (~1e-4).
+        impl_args={"timm": {"act_layer": "gelu_tanh"}},
         # timm's SigLIP records are its generic defaults (centre crop 0.9); open_clip's follow big_vision (squash)
         preprocess=f"open_clip:{open_clip_name}/webli",
         description=what,

@@ -15,7 +15,13 @@ import torch
 from torch import nn
 
 from emozoo.backbones.base import Backbone, BackboneSpec, DataConfig
-from emozoo.backbones.convert import HF_TEXT_KEYS, HF_VISION_PREFIX, hf_siglip_to_timm, split_prefix
+from emozoo.backbones.convert import (
+    HF_TEXT_KEYS,
+    HF_VISION_PREFIX,
+    OPEN_CLIP_TEXT_KEYS,
+    hf_siglip_to_timm,
+    split_prefix,
+)
 from emozoo.backbones.preprocess import data_config_from_timm, resolve_data_config, with_img_size
 
 __all__ = ["TimmBackbone", "build_timm"]
@@ -72,14 +78,23 @@ class TimmBackbone(Backbone):
         """Accept this wrapper's layout, timm's own, open_clip's (``visual.*``) and HF SigLIP's (``vision_model.*``)."""
         keys = list(state_dict)
         if keys and all(k.startswith(_PREFIX) for k in keys):
-            return state_dict
-        if any(k.startswith(HF_VISION_PREFIX) for k in keys):
+            sd = {k[len(_PREFIX) :]: v for k, v in state_dict.items()}
+        elif any(k.startswith(HF_VISION_PREFIX) for k in keys):
             sd = hf_siglip_to_timm(split_prefix(state_dict, HF_VISION_PREFIX, drop=HF_TEXT_KEYS))
+        elif "embeddings.patch_embedding.weight" in state_dict:  # a bare HF SiglipVisionModel (transformers 5)
+            sd = hf_siglip_to_timm(state_dict)
         elif any(k.startswith(("visual.", "module.visual.")) for k in keys):
-            # open_clip / OpenAI layout; timm's own filter renames it (and ignores the text tower).
+            # open_clip / OpenAI layout: timm's own filter renames it. It skips every key outside `visual.`, so
+            # keys that are not the text tower's are put back for the strict check to report.
             from timm.models.vision_transformer import checkpoint_filter_fn
 
             sd = checkpoint_filter_fn(state_dict, self.model)
+            sd.update(
+                (k, v)
+                for k, v in state_dict.items()
+                if not k.startswith(("visual.", "module.visual."))
+                and not k.removeprefix("module.").startswith(OPEN_CLIP_TEXT_KEYS)
+            )
         else:
             sd = dict(state_dict)
             self._drop_classifier(sd)

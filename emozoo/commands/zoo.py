@@ -1,0 +1,117 @@
+"""``emozoo zoo {backbones,list,export}``: what the zoo holds.
+
+``backbones`` prints the backbone registry. ``list`` and ``export`` are hooks for the checkpoint zoo: each calls
+the function named in ``_HOOKS`` when its module exists, and otherwise says it is not implemented yet. The owner
+of ``emozoo.zoo`` replaces a hook by providing that function (or by editing ``_HOOKS`` and the parser below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+# subcommand -> (module, function) that implements it
+_HOOKS: dict[str, tuple[str, str]] = {
+    "list": ("emozoo.zoo.manifest", "list_checkpoints"),
+    "export": ("emozoo.zoo.export", "export_checkpoint"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zoo", help="list backbones and published checkpoints", description=__doc__.splitlines()[0])
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    zsub = p.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND")
+
+    b = zsub.add_parser("backbones", help="the backbone registry: implementations, size, input, weights")
+    b.add_argument("pattern", nargs="?", default="*", help="glob over names, e.g. 'siglip2-*'")
+    b.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    b.set_defaults(func=run_backbones)
+
+    lst = zsub.add_parser("list", help="published emotion checkpoints (the zoo manifest)")
+    lst.set_defaults(func=run_list)
+
+    exp = zsub.add_parser("export", help="export a training checkpoint as a save_pretrained directory")
+    exp.add_argument("checkpoint", help="a Lightning .ckpt or a run directory")
+    exp.add_argument("out", help="output directory")
+    exp.set_defaults(func=run_export)
+
+
+def _fmt_params(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e5 else f"{n / 1e3:.1f}K"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def run_backbones(args: argparse.Namespace) -> int:
+    from emozoo.backbones import list_backbones
+    from emozoo.backbones.info import describe_backbone
+
+    names = list_backbones(args.pattern)
+    if not names:
+        print(f"no backbone matches {args.pattern!r}; try `emozoo zoo backbones`", file=sys.stderr)
+        return 2
+    infos = [describe_backbone(n) for n in names]
+    if args.json:
+        for info in infos:
+            print(json.dumps(asdict(info)))
+        return 0
+    rows = [
+        [
+            i.name,
+            ", ".join(f"{m}*" if m == i.impl else m for m in i.impls),
+            _fmt_params(i.params),
+            str(i.num_features),
+            "x".join(map(str, i.input_size[1:])),
+            i.preprocess,
+            i.weights,
+        ]
+        for i in infos
+    ]
+    print(_table(rows, ["name", "impl (*default)", "params", "dim", "input", "resize", "weights (pretrained=true)"]))
+    print("\nUse as backbone=<name> (impl=<impl> to switch); params are the vision tower's.")
+    return 0
+
+
+def _hook(command: str) -> Callable[..., Any] | None:
+    module, attr = _HOOKS[command]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        return None
+    return getattr(mod, attr, None)
+
+
+def _not_implemented(command: str) -> int:
+    module, attr = _HOOKS[command]
+    print(f"emozoo zoo {command}: not implemented yet (needs {module}.{attr})", file=sys.stderr)
+    return 2
+
+
+def run_list(args: argparse.Namespace) -> int:
+    fn = _hook("list")
+    if fn is None:
+        return _not_implemented("list")
+    for item in fn():
+        print(item if isinstance(item, str) else json.dumps(item, default=str))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    fn = _hook("export")
+    if fn is None:
+        return _not_implemented("export")
+    result = fn(args.checkpoint, args.out)
+    if result is not None:
+        print(result)
+    return 0
