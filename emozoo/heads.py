@@ -2,9 +2,11 @@
 
 Every head returns the same dict, so losses, metrics and exporters never care which head ran:
 
-- ``logits`` (B, 40): unbounded intensity scores; ``intensity = 7 * sigmoid(logits)``.
-- ``intensity`` (B, 40): predicted strength on the annotation scale, 0 = not present .. 7 = very strong.
+- ``logits`` (B, 40): unbounded intensity scores; ``expected_intensity = 7 * sigmoid(logits)``.
+- ``expected_intensity`` (B, 40): the mean intensity on the 0–7 annotation scale, never exactly 0.
 - ``presence_logits`` (B, 40): log-odds that an expert answers "yes, present" (for binary labels).
+- ``intensity`` (B, 40): what an expert would report: 0 where the emotion is judged absent
+  (``presence_logits < 0``), else ``expected_intensity``.
 - ``distribution`` (B, 40): a probability distribution over the emotions (sums to 1).
 """
 
@@ -54,10 +56,17 @@ class EmotionHead(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, dist_logits = self.scores(x)
         logits, dist_logits = logits.float(), dist_logits.float()  # the outputs are exact in fp32 under autocast
+        expected = MAX_INTENSITY * torch.sigmoid(logits)
+        presence = self.presence_scale * logits + self.presence_bias
+        # A hurdle model, like the raters: an expert first decides whether an emotion is there at all, and rates
+        # it 0 otherwise. Most emotions are absent from most faces (the per-image median rating is exactly 0 for
+        # about 90% of entries), so an output that is never 0 would rank all those ties at random.
+        intensity = torch.where(presence > 0, expected, torch.zeros_like(expected))
         return {
             "logits": logits,
-            "intensity": MAX_INTENSITY * torch.sigmoid(logits),
-            "presence_logits": self.presence_scale * logits + self.presence_bias,
+            "expected_intensity": expected,
+            "presence_logits": presence,
+            "intensity": intensity,
             "distribution": torch.softmax(dist_logits, dim=-1),
         }
 

@@ -89,6 +89,12 @@ class EmotionModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images)
 
+    def _outputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Images through the whole model, or cached embeddings (``batch["embedding"]``) through the head only."""
+        if "embedding" in batch:
+            return self.model.forward_embeddings(batch["embedding"].float())
+        return self.model(batch["image"])
+
     def _count_bad(self, batch: dict[str, Any]) -> None:
         self._bad["bad"] += int(batch.get("num_bad", 0))
         self._bad["seen"] += int(batch.get("num_samples", 0))
@@ -99,7 +105,7 @@ class EmotionModule(L.LightningModule):
         self._count_bad(batch)
         if not batch.get("num_samples", 1):
             return None
-        terms = total_loss(self.model(batch["image"]), batch, self.loss_weights)
+        terms = total_loss(self._outputs(batch), batch, self.loss_weights)
         self.train_loss(terms["loss"].detach())
         self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=batch["num_samples"])
         for name, value in terms.items():
@@ -132,7 +138,7 @@ class EmotionModule(L.LightningModule):
     def _eval_step(self, batch: dict[str, Any], loss_metric: MeanMetric | None, spearman: EmotionSpearman):
         if not batch.get("num_samples", 1):
             return None
-        out = self.model(batch["image"])
+        out = self._outputs(batch)
         if loss_metric is not None:
             loss_metric(total_loss(out, batch, self.loss_weights)["loss"].detach())
         target = torch.where(batch["intensity_mask"], batch["intensity"], torch.full_like(batch["intensity"], math.nan))

@@ -3,8 +3,11 @@
 Everything the report states, and the choices behind it:
 
 - **Spearman ρ** per emotion between the model and the per-image *median* of the raters who rated it, then the
-  mean over emotions. An emotion where ρ is undefined (fewer than 2 rated images, or no variation) is NaN,
-  left out of the mean and listed under ``excluded_emotions``. The 95% CI is the percentile interval of the mean
+  mean over emotions. A scorer (model, baseline or rater) that gives the same score to every image of an
+  emotion whose median rating does vary has ρ = 0 there, not NaN: it ranks nothing, and leaving it out of the
+  mean would reward a model for switching an emotion off. An emotion where ρ is still undefined (fewer than 2
+  rated images, or no variation in the median) is NaN, left out of the mean and listed under
+  ``excluded_emotions``. The 95% CI is the percentile interval of the mean
   over ``n_bootstrap`` resamples of the images (the same resamples for the model and the random baseline).
 - **Random baseline**: uniform random intensities in [0, 7], seeded, scored exactly like the model.
 - **Rater leave-one-out ρ**: each rater against the median of the *other* raters on the images they rated,
@@ -96,7 +99,12 @@ def _spearman_block(rho: np.ndarray, boot: np.ndarray, emotions: Sequence[str]) 
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return emotion_spearman(a, b, average="none").numpy()
+    rho = emotion_spearman(a, b, average="none").numpy()
+    for e in np.flatnonzero(np.isnan(rho)):  # a constant scorer against a varying median ranks nothing: ρ = 0
+        ok = ~np.isnan(a[:, e]) & ~np.isnan(b[:, e])
+        if ok.sum() >= 2 and np.ptp(a[ok, e]) == 0 and np.ptp(b[ok, e]) > 0:
+            rho[e] = 0.0
+    return rho
 
 
 def _leave_one_out(r: np.ndarray) -> np.ndarray:

@@ -56,7 +56,8 @@ def bootstrap_spearman(preds: Sequence[np.ndarray], target: np.ndarray, counts: 
         counts: (B, N) resample multiplicities from :func:`bootstrap_counts`.
 
     Returns:
-        One (B, E) array per entry of ``preds``; NaN where a resample has < 2 items or no variation.
+        One (B, E) array per entry of ``preds``; 0 where a prediction is constant on a resample whose target
+        varies (it ranks nothing), NaN where the resample has < 2 items or the target does not vary.
     """
     n_boot, n = counts.shape
     n_emotions = target.shape[1]
@@ -79,7 +80,7 @@ def bootstrap_spearman(preds: Sequence[np.ndarray], target: np.ndarray, counts: 
                 cov = np.einsum("nb,nb->b", wdt, dp)
                 var = vt * np.einsum("nb,nb->b", w * dp, dp)
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    rho = np.where(var > 0, cov / np.sqrt(var), np.nan)
+                    rho = np.where(var > 0, cov / np.sqrt(var), np.where(vt > 0, 0.0, np.nan))
                 out[k][s : s + chunk, e] = np.clip(rho, -1.0, 1.0)
     return out
 

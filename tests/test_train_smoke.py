@@ -1,0 +1,60 @@
+"""Training end to end on tiny shards: fast_dev_run, a full tiny run with report + export, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import emozoo
+from emozoo.config import load_config
+from emozoo.recipes import run_experiment
+
+
+def _cfg(root, tmp_path, *extra):
+    return load_config(
+        "smoke",
+        [
+            f"data.root={root}",
+            "data.synthface=null",
+            "data.num_workers=0",
+            "data.batch_size=8",
+            "data.eval_batch_size=8",
+            "data.shuffle_buffer=8",
+            f"run_dir={tmp_path / 'runs'}",
+            f"checkpoint_dir={tmp_path / 'ckpt'}",
+            "trainer.enable_progress_bar=false",
+            "trainer.precision=bf16-mixed",
+            "eval.n_bootstrap=20",
+            *extra,
+        ],
+    )
+
+
+def test_fast_dev_run(tiny_data, tmp_path):
+    summary = run_experiment(_cfg(tiny_data, tmp_path, "trainer.fast_dev_run=true"))
+    assert "report" not in summary  # fast_dev_run stops before evaluation
+
+
+def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
+    summary = run_experiment(_cfg(tiny_data, tmp_path))
+    report = json.loads(open(summary["report"]).read())
+    for key in ("model", "random", "raters"):
+        assert key in report
+    assert isinstance(report["model"]["mean_spearman"], float)
+    assert isinstance(report["raters"]["loo_mean_spearman"], float)
+    assert len(report["model"]["per_emotion_spearman"]) == 40
+    run_dir = tmp_path / "runs" / "smoke" / "version_0"
+    for name in ("report.md", "spearman_per_emotion.png", "kappa_by_group.png", "config.yaml"):
+        assert (run_dir / name).is_file()
+    assert list((run_dir / "pretrain-big").glob("events.out.tfevents.*"))
+    ckpts = tmp_path / "ckpt" / "smoke" / "version_0"
+    for stage in ("pretrain-big", "finetune-binary"):
+        assert (ckpts / stage / "final.ckpt").is_file() and (ckpts / stage / "last.ckpt").is_file()
+    model = emozoo.load_model(summary["model_dir"])
+    assert json.loads((ckpts / "model" / "config.json").read_text())["metrics"]["mean_spearman"] == pytest.approx(
+        report["model"]["mean_spearman"]
+    )
+    out = model(torch.randn(2, *model.data_config.input_size))
+    assert out["intensity"].shape == (2, 40)
