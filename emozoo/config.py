@@ -50,7 +50,7 @@ class SynthFaceConfig:
     num_hq_test: int = 1000
     image_size: int = 128
     seed: int = 0
-    shard_size: int = 500
+    shard_size: int = 1000
 
 
 @dataclass

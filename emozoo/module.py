@@ -142,7 +142,8 @@ class EmotionModule(L.LightningModule):
         if loss_metric is not None:
             loss_metric(total_loss(out, batch, self.loss_weights)["loss"].detach())
         target = torch.where(batch["intensity_mask"], batch["intensity"], torch.full_like(batch["intensity"], math.nan))
-        spearman.update(out["intensity"].float(), target)
+        # The ungated mean intensity ranks every image; the gated one ties all the "absent" ones at 0.
+        spearman.update(out.get("expected_intensity", out["intensity"]).float(), target)
         return out
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

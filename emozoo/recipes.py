@@ -155,7 +155,7 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
     trainer = _trainer(cfg, logger, callbacks, ckpt_dir, max_epochs=-1, num_sanity_val_steps=0)
     # Stages are measured in passes over their split; Lightning epochs are (at most) one pass each.
     per_epoch = dm.steps_per_epoch(trainer.world_size)
-    trainer.fit_loop.max_steps = max(1, math.ceil(stage.epochs * per_epoch))
+    trainer.fit_loop.epoch_loop.max_steps = max(1, math.ceil(stage.epochs * per_epoch))
     ckpt_path = None
     if resume_from == "auto":
         newest = newest_checkpoint(ckpt_dir)

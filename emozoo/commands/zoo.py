@@ -32,12 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     b.set_defaults(func=run_backbones)
 
-    lst = zsub.add_parser("list", help="published emotion checkpoints (the zoo manifest)")
+    lst = zsub.add_parser("list", help="published emotion checkpoints (the zoo manifest) and whether they are here")
+    lst.add_argument("pattern", nargs="?", default="*", help="glob over names, e.g. 'empathic-*'")
+    lst.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     lst.set_defaults(func=run_list)
 
     exp = zsub.add_parser("export", help="export a training checkpoint as a save_pretrained directory")
     exp.add_argument("checkpoint", help="a Lightning .ckpt or a run directory")
     exp.add_argument("out", help="output directory")
+    exp.add_argument("--config", default=None, help="the run's experiment YAML, when the checkpoint does not say")
     exp.set_defaults(func=run_export)
 
 
@@ -102,8 +105,30 @@ def run_list(args: argparse.Namespace) -> int:
     fn = _hook("list")
     if fn is None:
         return _not_implemented("list")
-    for item in fn():
-        print(item if isinstance(item, str) else json.dumps(item, default=str))
+    items = fn(args.pattern)
+    if not items:
+        print(f"no zoo checkpoint matches {args.pattern!r}; try `emozoo zoo list`", file=sys.stderr)
+        return 2
+    if args.json:
+        for item in items:
+            print(json.dumps(item, default=str))
+        return 0
+    yes = {True: "yes", False: "no", None: "-"}
+    rows = [
+        [
+            i["name"],
+            i["format"],
+            i.get("backbone") or "-",
+            i.get("head") or "-",
+            i["source"],
+            "yes" if i["released"] else "no",
+            yes[i["present"]],
+            yes[i.get("encoder_present")],
+        ]
+        for i in items
+    ]
+    print(_table(rows, ["name", "format", "backbone", "head", "source", "released", "here", "encoder here"]))
+    print("\nUse as emozoo.load_model(<name>) or --model <name>; 'here' checks local folders and the HF cache.")
     return 0
 
 
@@ -111,7 +136,7 @@ def run_export(args: argparse.Namespace) -> int:
     fn = _hook("export")
     if fn is None:
         return _not_implemented("export")
-    result = fn(args.checkpoint, args.out)
+    result = fn(args.checkpoint, args.out, config=args.config)
     if result is not None:
         print(result)
     return 0

@@ -1,13 +1,15 @@
 """Importer for LAION's Empathic-Insight-Face Small/Large: 40 (+4) per-emotion MLP heads on SigLIP2 embeddings.
 
-A release directory holds ``model_<slug>_best.pth`` per emotion (slugs from ``emozoo.taxonomy``), optionally the
-extra heads (``model_valence_best.pth``, ...), and the neutral means as JSON (``neutral_means.json``, or given by
-the user). Layer sizes are inferred from the state dicts and checked against the expected Small/Large layout.
+A release folder (local, or ``hf-hub:laion/Empathic-Insight-Face-{Small,Large}`` from the HF cache) holds
+``model_<slug>_best.pth`` per emotion (slugs from ``emozoo.taxonomy``), optionally the extra heads
+(``model_valence_best.pth``, ...), and maybe the neutral means as JSON. Layer sizes are inferred from the state
+dicts and checked against the expected Small/Large layout. The outputs follow the published post-processing:
+raw scores, minus the per-emotion neutral means, softmax over the 40 (``PerEmotionHead``).
 """
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -15,14 +17,39 @@ import torch
 from emozoo.errors import WeightsError
 from emozoo.heads import PerEmotionHead
 from emozoo.model import EmotionModel
-from emozoo.taxonomy import EXTRA_HEAD_SLUGS, NAMES, SLUGS, emotion_index
+from emozoo.taxonomy import EXTRA_HEAD_SLUGS, SLUGS
+from emozoo.zoo.neutral import NEUTRAL_FILES, read_neutral_means
 from emozoo.zoo.safe_load import load_state_dict
 
-__all__ = ["EMBED_DIM", "SIZES", "infer_dims", "load_empathic_insight", "read_neutral_means"]
+__all__ = [
+    "EMBED_DIM",
+    "ENCODER",
+    "SIZES",
+    "head_file_names",
+    "infer_dims",
+    "is_empathic_dir",
+    "load_empathic_insight",
+    "read_neutral_means",
+]
 
 EMBED_DIM = 1152  # SigLIP2 so400m get_image_features width
+ENCODER = "siglip2-so400m-16-384"  # the backbone registry entry of google/siglip2-so400m-patch16-384
 SIZES: dict[str, tuple[int, ...]] = {"small": (128, 32), "large": (1024, 512, 256)}
-NEUTRAL_FILES = ("neutral_means.json", "neutral_stats.json", "mean_emotion_scores.json")
+_EXTS = (".safetensors", ".pth", ".pt")  # safetensors first: it cannot run code
+
+
+def head_file_names(slugs=SLUGS) -> list[tuple[str, ...]]:
+    """Per head, the accepted file names (most preferred first)."""
+    return [tuple(f"model_{s}_best{e}" for e in _EXTS) for s in slugs]
+
+
+def _find(directory: Path, slug: str) -> Path | None:
+    return next((directory / n for n in head_file_names([slug])[0] if (directory / n).is_file()), None)
+
+
+def is_empathic_dir(directory: str | Path) -> bool:
+    """True when ``directory`` holds the first emotion's head file (a release folder, not a save_pretrained one)."""
+    return Path(directory).is_dir() and _find(Path(directory), SLUGS[0]) is not None
 
 
 def infer_dims(state: dict[str, torch.Tensor], head: str) -> tuple[int, ...]:
@@ -41,49 +68,22 @@ def infer_dims(state: dict[str, torch.Tensor], head: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def read_neutral_means(path: str | Path) -> torch.Tensor:
-    """(40,) neutral means from JSON keyed by emotion name, slug or ``model_<slug>_best`` (extra keys ignored)."""
-    data = json.loads(Path(path).read_text())
-    means = torch.full((len(NAMES),), float("nan"), dtype=torch.float64)
-    for key, value in data.items():
-        slug = key.removeprefix("model_").removesuffix("_best")
-        try:
-            i = emotion_index(slug)
-        except KeyError:
-            continue  # extra dimensions have no neutral mean in the softmax
-        means[i] = float(value["mean"] if isinstance(value, dict) else value)
-    if torch.isnan(means).any():
-        missing = [NAMES[i] for i in torch.nonzero(torch.isnan(means)).flatten().tolist()]
-        raise WeightsError(f"{path}: no neutral mean for {missing[:5]} ({len(missing)} missing)")
-    return means
+def _release_dir(directory: str | Path) -> Path:
+    text = str(directory)
+    if text.startswith("hf-hub:"):
+        from emozoo.zoo.hub_snapshot import snapshot_dir
+
+        return snapshot_dir(text, head_file_names(), optional=(*NEUTRAL_FILES, "README.md"))
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise WeightsError(f"Empathic-Insight release folder not found: {path} (expected model_<slug>_best.pth files)")
+    return path
 
 
-def load_empathic_insight(
-    directory: str | Path,
-    size: str = "small",
-    backbone: str | None = None,
-    neutral_means: str | Path | torch.Tensor | None = None,
-) -> EmotionModel:
-    """Build Empathic-Insight-Face as an ``EmotionModel``.
-
-    Args:
-        directory: folder with ``model_<slug>_best.pth`` (or ``.safetensors``) files.
-        size: ``small`` or ``large``; checked against the layer sizes found in the files.
-        backbone: None returns the head alone, which takes 1152-d SigLIP2 embeddings (cached-embedding path);
-            otherwise a weights source for ``siglip2-so400m-16-384`` (e.g. ``local-dir:DIR`` with a transformers
-            checkpoint of ``google/siglip2-so400m-patch16-384``) for the full image model.
-        neutral_means: a JSON file or a (40,) tensor; None looks for ``neutral_means.json`` in ``directory``.
-
-    Raises:
-        WeightsError: a missing head file, unsafe pickle, or layer sizes that do not match ``size``.
-    """
-    directory = Path(directory)
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+def _read_heads(directory: Path) -> tuple[dict[str, dict[str, torch.Tensor]], tuple[int, ...]]:
     states, dims = {}, None
     for slug in SLUGS:
-        path = next((directory / f"model_{slug}_best{ext}" for ext in (".safetensors", ".pth", ".pt")
-                     if (directory / f"model_{slug}_best{ext}").is_file()), None)
+        path = _find(directory, slug)
         if path is None:
             raise WeightsError(f"{directory}: head file model_{slug}_best.pth is missing (one file per emotion)")
         states[slug] = load_state_dict(path)
@@ -92,41 +92,105 @@ def load_empathic_insight(
             dims = found
         elif found != dims:
             raise WeightsError(f"model_{slug}_best: layer sizes {found} differ from the other heads' {dims}")
-    expected = (EMBED_DIM, *SIZES[size], 1)
-    if dims != expected:
-        other = next((k for k, v in SIZES.items() if (EMBED_DIM, *v, 1) == dims), None)
-        hint = f" These files look like size={other!r}." if other else ""
-        raise WeightsError(f"{directory}: heads have layer sizes {dims}, expected {expected} for size={size!r}.{hint}")
-    extras = tuple(
-        name for name, slug in EXTRA_HEAD_SLUGS.items()
-        if any((directory / f"model_{slug}_best{ext}").is_file() for ext in (".safetensors", ".pth", ".pt"))
+    return states, dims
+
+
+def _check_size(directory: Path, dims: tuple[int, ...], size: str | None) -> str:
+    """The size whose hidden layers match ``dims`` (``size`` if given, else inferred)."""
+    hidden = dims[1:-1]
+    found = next((k for k, v in SIZES.items() if v == hidden), None)
+    if size is None and found is None:
+        raise WeightsError(
+            f"{directory}: hidden layer sizes {hidden} are neither Small {SIZES['small']} nor Large {SIZES['large']}"
+        )
+    size = size or found
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)} or None (infer), got {size!r}")
+    if hidden != SIZES[size] or dims[-1] != 1:
+        hint = f" These files look like size={found!r}." if found else ""
+        raise WeightsError(
+            f"{directory}: heads have layer sizes {dims}, expected {(dims[0], *SIZES[size], 1)} for "
+            f"size={size!r}.{hint}"
+        )
+    return size
+
+
+def _check_width(directory: Path, dims: tuple[int, ...], width: int, with_encoder: bool) -> None:
+    if dims[0] == width:
+        return
+    what = "the encoder gives" if with_encoder else "embed_dim is"
+    raise WeightsError(
+        f"{directory}: heads take {dims[0]}-d embeddings but {what} {width}-d; use the matching "
+        f"encoder (SigLIP2 so400m gives {EMBED_DIM}-d), or embed_dim={dims[0]} for the heads alone"
     )
-    head = PerEmotionHead(EMBED_DIM, len(SLUGS), hidden_dims=SIZES[size], extra_dims=extras)
+
+
+def load_empathic_insight(
+    directory: str | Path,
+    size: str | None = "small",
+    backbone: str | bool | None = None,
+    neutral_means: str | Path | torch.Tensor | None = None,
+    *,
+    impl: str = "hf",
+    backbone_args: dict | None = None,
+    embed_dim: int | None = None,
+) -> EmotionModel:
+    """Build Empathic-Insight-Face as an ``EmotionModel``.
+
+    Args:
+        directory: folder with ``model_<slug>_best.pth`` (or ``.safetensors``) files, or
+            ``hf-hub:laion/Empathic-Insight-Face-{Small,Large}`` (from the HF cache; fetched unless offline).
+        size: ``small``, ``large`` (checked against the layer sizes in the files), or None to infer it.
+        backbone: None returns the head alone, which takes embeddings (cached-embedding path); otherwise the
+            SigLIP2 encoder's weights for ``siglip2-so400m-16-384``: ``true`` (``hf-hub:google/siglip2-so400m-
+            patch16-384``), ``hf-hub:...``, ``local-dir:DIR`` or a file (see ``emozoo.backbones.create_backbone``).
+        neutral_means: a JSON file, a ``.jsonl`` of published outputs (``raw`` and ``mean_subtracted`` per head,
+            like ``ferd.jsonl``) or a (40,) tensor; None looks for ``neutral_means.json`` (and the other
+            ``NEUTRAL_FILES``) in the release folder, else warns and uses zeros.
+        impl: the encoder implementation (``hf``: transformers ``get_image_features``, as the heads were trained).
+        backbone_args: encoder constructor kwargs; for a differently sized SigLIP (tests, other checkpoints) the
+            heads' input width must then equal the encoder's ``num_features``.
+        embed_dim: input width expected of a head-only model (default 1152); ignored with a backbone.
+
+    Raises:
+        WeightsError: a missing head file, unsafe pickle, layer sizes that do not match ``size``, or heads whose
+            input width differs from the encoder's.
+    """
+    directory = _release_dir(directory)
+    states, dims = _read_heads(directory)
+    size = _check_size(directory, dims, size)  # before building a 400M-parameter encoder
+    bb = None
+    if backbone is not None and backbone is not False:
+        from emozoo.backbones import create_backbone
+
+        bb = create_backbone(ENCODER, pretrained=backbone, impl=impl, **dict(backbone_args or {}))
+    width = bb.num_features if bb is not None else (embed_dim or EMBED_DIM)
+    _check_width(directory, dims, width, bb is not None)
+    extras = tuple(name for name, slug in EXTRA_HEAD_SLUGS.items() if _find(directory, slug) is not None)
+    head = PerEmotionHead(width, len(SLUGS), hidden_dims=SIZES[size], extra_dims=extras)
     for i, slug in enumerate(SLUGS):
         _load_into(head.heads[i], states[slug], f"model_{slug}_best")
     for j, name in enumerate(extras):
         slug = EXTRA_HEAD_SLUGS[name]
-        path = next(directory / f"model_{slug}_best{e}" for e in (".safetensors", ".pth", ".pt")
-                    if (directory / f"model_{slug}_best{e}").is_file())
-        _load_into(head.extra_heads[j], load_state_dict(path), f"model_{slug}_best")
+        _load_into(head.extra_heads[j], load_state_dict(_find(directory, slug)), f"model_{slug}_best")
     if neutral_means is None:
-        found_file = next((directory / n for n in NEUTRAL_FILES if (directory / n).is_file()), None)
-        neutral_means = found_file
-    if neutral_means is not None:
+        neutral_means = next((directory / n for n in NEUTRAL_FILES if (directory / n).is_file()), None)
+    if neutral_means is None:
+        warnings.warn(
+            f"{directory}: no neutral means ({', '.join(NEUTRAL_FILES)}); the distribution is the softmax of the raw "
+            "scores. Pass neutral_means=FILE (--neutral-means) for the published post-processing.",
+            stacklevel=2,
+        )
+    else:
         means = neutral_means if isinstance(neutral_means, torch.Tensor) else read_neutral_means(neutral_means)
         head.neutral_means.copy_(means.to(head.neutral_means.dtype))
-    bb = None
-    if backbone is not None:
-        from emozoo.backbones import create_backbone
-
-        bb = create_backbone("siglip2-so400m-16-384", pretrained=backbone, impl="hf")
     config = {
-        "backbone": "siglip2-so400m-16-384" if bb is not None else None,
+        "backbone": ENCODER if bb is not None else None,
         "head": "per-emotion",
-        "impl": "hf" if bb is not None else None,
+        "impl": impl if bb is not None else None,
         "num_emotions": len(SLUGS),
-        "embed_dim": EMBED_DIM,
-        "backbone_args": {},
+        "embed_dim": width,
+        "backbone_args": dict(backbone_args or {}) if bb is not None else {},
         "head_args": {"hidden_dims": list(SIZES[size]), "extra_dims": list(extras)},
     }
     return EmotionModel(bb, head, config).eval()
@@ -136,8 +200,13 @@ def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], name: st
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [k for k in own if k in state and own[k].shape != state[k].shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and own[k].shape != state[k].shape
+    ]
     if missing or unexpected or shapes:
-        raise WeightsError(f"{name}: missing keys {missing[:3]}, unexpected keys {unexpected[:3]}, "
-                           f"shape mismatches {shapes[:3]}")
+        raise WeightsError(
+            f"{name}: missing keys {missing[:3]}, unexpected keys {unexpected[:3]}, shape mismatches {shapes[:3]}"
+        )
     module.load_state_dict(state)

@@ -250,3 +250,23 @@ def test_bad_values_raise() -> None:
         agreement_report(p, r, rater_names=["x"], emotions=emotions, n_bootstrap=2)
     with pytest.raises(ValueError, match="n_bootstrap"):
         agreement_report(p, r, emotions=emotions, n_bootstrap=0)
+
+
+def test_constant_model_column_scores_zero_not_excluded():
+    """A model that switches an emotion off (all zeros) gets rho = 0 there instead of being left out."""
+    import numpy as np
+
+    from emozoo.metrics import agreement_report
+
+    rng = np.random.default_rng(0)
+    ratings = rng.uniform(0, 7, size=(30, 3, 40))
+    preds = np.nanmedian(ratings, axis=1).copy()
+    preds[:, 5] = 0.0
+    report = agreement_report(preds, ratings, n_bootstrap=50)
+    name = report["meta"]["emotions"][5]
+    assert report["model"]["per_emotion_spearman"][name] == 0.0
+    assert name not in report["model"]["excluded_emotions"]
+    others = [v for k, v in report["model"]["per_emotion_spearman"].items() if k != name]
+    assert report["model"]["mean_spearman"] == pytest.approx(sum(others) / 40)
+    lo, hi = report["model"]["spearman_ci"]
+    assert lo <= report["model"]["mean_spearman"] <= hi
