@@ -63,6 +63,7 @@ class DataConfig:
     shuffle_buffer: int = 1000
     augment: bool = True
     max_bad_fraction: float = 0.01  # stop when more than this fraction of samples is undecodable or invalid
+    embeddings: str | None = None  # root of cached embeddings (emozoo embed), read instead of root; None: images
 
 
 @dataclass
@@ -125,6 +126,7 @@ class ExperimentConfig:
     checkpoint_dir: str = "checkpoints"
     version: str | None = None  # run version under run_dir/name and checkpoint_dir/name; None: next free
     resume: str | None = None  # auto (newest complete checkpoint of the newest version) | path to a .ckpt | None
+    init_from: str | None = None  # start from these weights: an exported model dir or a Lightning .ckpt
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -233,8 +235,9 @@ def load_config(experiment: str | None = None, overrides: list[str] | None = Non
 
 
 def _check_values(cfg: ExperimentConfig) -> None:
-    if not cfg.stages:
-        raise ConfigError("stages is empty: give at least one training stage (see configs/default.yaml)")
+    if not cfg.stages and not cfg.init_from and not cfg.backbone.pretrained:
+        raise ConfigError("stages is empty and there are no weights to evaluate: give a training stage, "
+                          "init_from=MODEL_DIR or backbone.pretrained=...")
     known = {"weak", "binary", "ratings"}
     for i, stage in enumerate(cfg.stages):
         bad = [t for t in stage.targets if t not in known]

@@ -24,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from emozoo.callbacks import Throughput
 from emozoo.checkpointing import AtomicCheckpointIO, PruneHPCCheckpoints, newest_checkpoint
 from emozoo.config import ExperimentConfig, StageConfig, to_yaml
 from emozoo.data.datamodule import EmotionDataModule
@@ -63,6 +64,30 @@ def build_model(cfg: ExperimentConfig) -> EmotionModel:
         if cfg.backbone.compile:
             model.backbone = maybe_compile(model.backbone, True)
     return model
+
+
+def load_weights(model: EmotionModel, source: str) -> None:
+    """Initialise ``model`` from an exported model directory or a Lightning ``.ckpt`` (e.g. a pre-training run).
+
+    Raises:
+        WeightsError: the file is missing or its tensors do not match the model (names the first keys).
+    """
+    from emozoo.errors import WeightsError
+    from emozoo.zoo.safe_load import load_state_dict
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    state = load_state_dict(path)
+    state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith(("train_", "val_", "test_"))}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        raise WeightsError(f"init_from={source}: does not match the configured model: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}, shape mismatches {shapes[:3]}")
+    model.load_state_dict(state)
 
 
 def _version(cfg: ExperimentConfig) -> str:
@@ -137,13 +162,14 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
 
 
 def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, run_dir: Path, ckpt_dir: Path,
-               resume_from: str | None) -> None:
+               resume_from: str | None) -> float | None:
+    """Train one stage; returns its training throughput (images/s over all ranks), None if it was skipped."""
     final = ckpt_dir / "final.ckpt"
     module = _module(cfg, model, stage.lr)
     if final.is_file() and cfg.resume:
         print(f"[emozoo] stage '{stage.name}' already finished: loading {final}")
         module.load_state_dict(torch.load(final, map_location="cpu", weights_only=True)["state_dict"])
-        return
+        return None
     dm = _datamodule(cfg, model, stage)
     logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
     every = cfg.trainer.checkpoint_every_n_steps or None
@@ -151,6 +177,7 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
         ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", save_last=True, every_n_train_steps=every,
                         save_top_k=1, monitor="step", mode="max"),
         PruneHPCCheckpoints(ckpt_dir),
+        Throughput(),
     ]
     trainer = _trainer(cfg, logger, callbacks, ckpt_dir, max_epochs=-1, num_sanity_val_steps=0)
     # Stages are measured in passes over their split; Lightning epochs are (at most) one pass each.
@@ -167,6 +194,7 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if not cfg.trainer.fast_dev_run:
         trainer.save_checkpoint(final)
+    return callbacks[-1].samples_per_second
 
 
 def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -183,9 +211,12 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(to_yaml(cfg))
     ckpt_root = Path(cfg.checkpoint_dir) / cfg.name / version
+    if cfg.init_from:
+        load_weights(model, cfg.init_from)
     resume_from = cfg.resume
+    throughput: dict[str, float | None] = {}
     for stage in cfg.stages:
-        _fit_stage(cfg, model, stage, run_dir, ckpt_root / stage.name, resume_from)
+        throughput[stage.name] = _fit_stage(cfg, model, stage, run_dir, ckpt_root / stage.name, resume_from)
         if resume_from not in (None, "auto"):
             resume_from = "auto"  # an explicit checkpoint applies to the first unfinished stage only
     if cfg.trainer.fast_dev_run:
@@ -196,6 +227,7 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
     trainer = _trainer(cfg, logger, [], ckpt_root)
     trainer.test(module, datamodule=dm)
     summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
+    summary["train_images_per_second"] = throughput
     if module.report is not None and trainer.is_global_zero:
         export_dir = ckpt_root / "model"
         model.save_pretrained(export_dir, report=module.report, experiment=cfg.name)

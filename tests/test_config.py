@@ -21,7 +21,7 @@ def test_default_matches_dataclass_and_yaml():
     cfg = load_config()
     assert isinstance(cfg, ExperimentConfig)
     assert config_dir().resolve() == CONFIGS.resolve()
-    assert cfg.backbone.name == "vit-tiny" and [s.targets for s in cfg.stages] == [["weak"], ["binary"]]
+    assert cfg.backbone.name == "cnn-tiny" and [s.targets for s in cfg.stages] == [["weak"], ["binary"]]
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("experiment/*.yaml")), ids=lambda p: p.stem)
@@ -52,7 +52,7 @@ def test_every_group_file_validates(path):
         ("lr=0.1", "Did you mean 'optim.lr'"),
         ("data.batchsize=4", "Did you mean 'data.batch_size'"),
         ("data.batch_size=abc", "data.batch_size"),
-        ("stages=[]", "stages is empty"),
+        ("stages=[]", "stages is empty and there are no weights"),
         ("notakeyvalue", "is not key=value"),
         ("stages.0.targets=[wek]", "unknown target 'wek'"),
     ],
