@@ -235,5 +235,9 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
         summary["mean_spearman"] = module.report["model"]["mean_spearman"]
         summary["random_mean_spearman"] = module.report["random"]["mean_spearman"]
         summary["raters_loo_mean_spearman"] = module.report["raters"]["loo_mean_spearman"]
+        summary["spearman_ci"] = module.report["model"]["spearman_ci"]
+        summary["kappa_model_human"] = module.report["kappa"]["model_human"]["mean"]
+        summary["kappa_human_human"] = module.report["kappa"]["human_human"]["mean"]
+        summary["alpha_humans"] = module.report["alpha"]["mean"]
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
