@@ -29,6 +29,7 @@ class BackboneConfig:
     pretrained: str | None = None  # None: random init; "true", a file, local-dir:DIR or hf-hub:org/name
     impl: str | None = None  # timm | open_clip | hf, where the entry has several
     img_size: int | None = None  # run at another resolution than the native one
+    crop_pct: float | None = None  # override the centre-crop fraction of the preprocessing (e.g. 0.62: face crop)
     model_args: dict[str, Any] = field(default_factory=dict)  # extra library constructor kwargs
     freeze: str = "none"  # all | none | last_n_blocks=N
     grad_checkpointing: bool = False
@@ -245,6 +246,8 @@ def _check_values(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"stages[{i}].targets: unknown target {bad[0]!r}; valid: {sorted(known)}")
         if stage.epochs <= 0:
             raise ConfigError(f"stages[{i}].epochs must be > 0, got {stage.epochs}")
+    if cfg.backbone.crop_pct is not None and not 0.1 <= cfg.backbone.crop_pct <= 1.0:
+        raise ConfigError(f"backbone.crop_pct must be in [0.1, 1.0], got {cfg.backbone.crop_pct}")
     if cfg.data.batch_size < 1 or cfg.data.eval_batch_size < 1:
         raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
     if not 0.0 <= cfg.data.max_bad_fraction <= 1.0:

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,11 @@ def build_model(cfg: ExperimentConfig) -> EmotionModel:
         backbone_args=backbone_args,
         head_args={"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout},
     )
+    if model.backbone is not None and cfg.backbone.crop_pct is not None:
+        # Part of the model's preprocessing, so it is saved with the model and `emozoo predict` applies it too.
+        model.backbone.data_config = replace(model.backbone.data_config, crop_pct=cfg.backbone.crop_pct,
+                                             crop_mode="center")
+        model.config["crop_pct"] = cfg.backbone.crop_pct
     if model.backbone is not None:
         apply_freeze(model.backbone, cfg.backbone.freeze)
         if cfg.backbone.grad_checkpointing:

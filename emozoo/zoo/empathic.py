@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from emozoo.backbones.weights import normalise_pretrained
 from emozoo.errors import WeightsError
 from emozoo.heads import PerEmotionHead
 from emozoo.model import EmotionModel
@@ -141,7 +142,7 @@ def load_empathic_insight(
         directory: folder with ``model_<slug>_best.pth`` (or ``.safetensors``) files, or
             ``hf-hub:laion/Empathic-Insight-Face-{Small,Large}`` (from the HF cache; fetched unless offline).
         size: ``small``, ``large`` (checked against the layer sizes in the files), or None to infer it.
-        backbone: None returns the head alone, which takes embeddings (cached-embedding path); otherwise the
+        backbone: None (or False) returns the heads alone, which take embeddings (cached-embedding path); else the
             SigLIP2 encoder's weights for ``siglip2-so400m-16-384``: ``true`` (``hf-hub:google/siglip2-so400m-
             patch16-384``), ``hf-hub:...``, ``local-dir:DIR`` or a file (see ``emozoo.backbones.create_backbone``).
         neutral_means: a JSON file, a ``.jsonl`` of published outputs (``raw`` and ``mean_subtracted`` per head,
@@ -150,7 +151,8 @@ def load_empathic_insight(
         impl: the encoder implementation (``hf``: transformers ``get_image_features``, as the heads were trained).
         backbone_args: encoder constructor kwargs; for a differently sized SigLIP (tests, other checkpoints) the
             heads' input width must then equal the encoder's ``num_features``.
-        embed_dim: input width expected of a head-only model (default 1152); ignored with a backbone.
+        embed_dim: input width a head-only model must take (checked; default: the width in the files, 1152 for the
+            published heads); ignored with a backbone, whose ``num_features`` is checked instead.
 
     Raises:
         WeightsError: a missing head file, unsafe pickle, layer sizes that do not match ``size``, or heads whose
@@ -158,31 +160,25 @@ def load_empathic_insight(
     """
     directory = _release_dir(directory)
     states, dims = _read_heads(directory)
-    size = _check_size(directory, dims, size)  # before building a 400M-parameter encoder
+    # Everything that can fail fast is checked before a 400M-parameter encoder is built.
+    size = _check_size(directory, dims, size)
+    extras = tuple(name for name, slug in EXTRA_HEAD_SLUGS.items() if _find(directory, slug) is not None)
+    extra_states = [load_state_dict(_find(directory, EXTRA_HEAD_SLUGS[name])) for name in extras]
+    means = _neutral_means(directory, neutral_means)
     bb = None
-    if backbone is not None and backbone is not False:
+    if normalise_pretrained(backbone) is not None:  # "false"/"none" mean no encoder, never a random one
         from emozoo.backbones import create_backbone
 
         bb = create_backbone(ENCODER, pretrained=backbone, impl=impl, **dict(backbone_args or {}))
-    width = bb.num_features if bb is not None else (embed_dim or EMBED_DIM)
+    # With an encoder, the heads must take its embeddings; alone, they take what their files say unless told.
+    width = bb.num_features if bb is not None else (embed_dim or dims[0])
     _check_width(directory, dims, width, bb is not None)
-    extras = tuple(name for name, slug in EXTRA_HEAD_SLUGS.items() if _find(directory, slug) is not None)
     head = PerEmotionHead(width, len(SLUGS), hidden_dims=SIZES[size], extra_dims=extras)
     for i, slug in enumerate(SLUGS):
         _load_into(head.heads[i], states[slug], f"model_{slug}_best")
     for j, name in enumerate(extras):
-        slug = EXTRA_HEAD_SLUGS[name]
-        _load_into(head.extra_heads[j], load_state_dict(_find(directory, slug)), f"model_{slug}_best")
-    if neutral_means is None:
-        neutral_means = next((directory / n for n in NEUTRAL_FILES if (directory / n).is_file()), None)
-    if neutral_means is None:
-        warnings.warn(
-            f"{directory}: no neutral means ({', '.join(NEUTRAL_FILES)}); the distribution is the softmax of the raw "
-            "scores. Pass neutral_means=FILE (--neutral-means) for the published post-processing.",
-            stacklevel=2,
-        )
-    else:
-        means = neutral_means if isinstance(neutral_means, torch.Tensor) else read_neutral_means(neutral_means)
+        _load_into(head.extra_heads[j], extra_states[j], f"model_{EXTRA_HEAD_SLUGS[name]}_best")
+    if means is not None:
         head.neutral_means.copy_(means.to(head.neutral_means.dtype))
     config = {
         "backbone": ENCODER if bb is not None else None,
@@ -194,6 +190,23 @@ def load_empathic_insight(
         "head_args": {"hidden_dims": list(SIZES[size]), "extra_dims": list(extras)},
     }
     return EmotionModel(bb, head, config).eval()
+
+
+def _neutral_means(directory: Path, given: str | Path | torch.Tensor | None) -> torch.Tensor | None:
+    """The (40,) means given, else the release's own file, else None (with a warning: raw softmax)."""
+    if given is None:
+        given = next((directory / n for n in NEUTRAL_FILES if (directory / n).is_file()), None)
+    if given is None:
+        warnings.warn(
+            f"{directory}: no neutral means ({', '.join(NEUTRAL_FILES)}); the distribution is the softmax of the raw "
+            "scores. Pass neutral_means=FILE (--neutral-means) for the published post-processing.",
+            stacklevel=3,
+        )
+        return None
+    means = given if isinstance(given, torch.Tensor) else read_neutral_means(given)
+    if tuple(means.shape) != (len(SLUGS),):
+        raise WeightsError(f"neutral means must have shape ({len(SLUGS)},), got {tuple(means.shape)}")
+    return means
 
 
 def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None:

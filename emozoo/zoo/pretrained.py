@@ -90,6 +90,22 @@ def resolve_model_dir(path_or_id: str | Path) -> Path:
     return path
 
 
+def _check_weights(model, weights: Path, what: str) -> None:
+    """Compare the file's keys and shapes (read from its header, no tensor loaded) with the model's."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        theirs = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118  (not iterable)
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing, unexpected = sorted(set(own) - set(theirs)), sorted(set(theirs) - set(own))
+    shapes = [f"{k} {theirs[k]} in the file vs {own[k]}" for k in own if k in theirs and theirs[k] != own[k]]
+    if missing or unexpected or shapes:
+        raise WeightsError(
+            f"{weights} does not match {what}: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"shape mismatches {shapes[:3]}"
+        )
+
+
 def _restore(directory: Path, map_location: str | torch.device):
     from emozoo.backbones import DataConfig
     from emozoo.model import create_model
@@ -112,12 +128,8 @@ def _restore(directory: Path, map_location: str | torch.device):
         backbone_args=mc.get("backbone_args"),
         head_args=mc.get("head_args"),
     )
-    missing, unexpected = st_load_model(model, str(weights), strict=False, device=str(map_location))
-    if missing or unexpected:
-        raise WeightsError(
-            f"{weights} does not match {mc.get('backbone')}+{mc.get('head')}: missing {sorted(missing)[:5]}, "
-            f"unexpected {sorted(unexpected)[:5]}"
-        )
+    _check_weights(model, weights, f"{mc.get('backbone')}+{mc.get('head')}")
+    st_load_model(model, str(weights), strict=True, device=str(map_location))
     # The preprocessing saved is the one the model was trained with (it may come from a checkpoint's
     # preprocessor_config.json rather than the registry's record), so it wins over the rebuilt default.
     if model.backbone is not None and config.get("preprocessing"):

@@ -1,0 +1,140 @@
+"""What ``emozoo predict`` writes: one record per image (JSONL or CSV) and optional bar-chart PNGs.
+
+A record holds the 40 intensities (0–7, by emotion name), the distribution over the 40 (sums to 1), the top-k
+emotions and, for models that have them, the extra dimensions (valence, arousal, ...). The top-k are ranked by
+``rank_by`` (intensity by default), ties broken by the other output, so they always agree with the record's numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+from emozoo.taxonomy import NAMES
+
+__all__ = ["PredictionWriter", "plot_prediction", "prediction_records"]
+
+RANK_BY = ("intensity", "distribution")
+
+
+def prediction_records(
+    keys: list[str], outputs: dict[str, torch.Tensor], top_k: int = 5, rank_by: str = "intensity", extra_names=()
+) -> list[dict[str, Any]]:
+    """One JSON-able record per image from a batch's model outputs."""
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {RANK_BY}, got {rank_by!r}")
+    inten = outputs["intensity"].tolist()
+    dist = outputs["distribution"].tolist()
+    extra = outputs["extra"].tolist() if "extra" in outputs else None
+    primary, secondary = (inten, dist) if rank_by == "intensity" else (dist, inten)
+    records = []
+    for n, key in enumerate(keys):
+        order = sorted(range(len(NAMES)), key=lambda i: (-primary[n][i], -secondary[n][i]))[:top_k]
+        rec = {
+            "image": key,
+            "top_k": [{"emotion": NAMES[i], "intensity": inten[n][i], "probability": dist[n][i]} for i in order],
+            "intensity": dict(zip(NAMES, inten[n])),
+            "distribution": dict(zip(NAMES, dist[n])),
+        }
+        if extra is not None:
+            rec["extra"] = dict(zip(extra_names or [f"extra_{j}" for j in range(len(extra[n]))], extra[n]))
+        records.append(rec)
+    return records
+
+
+class PredictionWriter:
+    """Streams records to ``path`` (``.jsonl`` or ``.csv``; ``-`` or None: JSONL on stdout).
+
+    CSV columns: ``image``, ``top1..topK``, ``intensity:<emotion>`` x40, ``distribution:<emotion>`` x40 and
+    ``extra:<name>`` where present.
+    """
+
+    def __init__(self, path: str | Path | None, top_k: int):
+        self.path = None if path in (None, "-") else Path(path)
+        self.fmt = "csv" if self.path is not None and self.path.suffix.lower() == ".csv" else "jsonl"
+        self.top_k = top_k
+        self._file: IO[str] | None = None
+        self._csv: csv.writer | None = None
+        self.count = 0
+
+    def __enter__(self) -> PredictionWriter:
+        if self.path is None:
+            self._file = sys.stdout
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", newline="" if self.fmt == "csv" else None)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._file is not None and self._file is not sys.stdout:
+            self._file.close()
+        self._file = None
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            if self.fmt == "jsonl":
+                self._file.write(json.dumps(rec) + "\n")
+            else:
+                self._write_csv(rec)
+            self.count += 1
+
+    def _write_csv(self, rec: dict[str, Any]) -> None:
+        extra = list(rec.get("extra", {}))
+        if self._csv is None:
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(
+                [
+                    "image",
+                    *[f"top{i + 1}" for i in range(self.top_k)],
+                    *[f"intensity:{n}" for n in NAMES],
+                    *[f"distribution:{n}" for n in NAMES],
+                    *[f"extra:{e}" for e in extra],
+                ]
+            )
+        tops = [t["emotion"] for t in rec["top_k"]] + [""] * (self.top_k - len(rec["top_k"]))
+        self._csv.writerow(
+            [
+                rec["image"],
+                *tops,
+                *[rec["intensity"][n] for n in NAMES],
+                *[rec["distribution"][n] for n in NAMES],
+                *[rec["extra"][e] for e in extra],
+            ]
+        )
+
+
+def plot_name(key: str) -> str:
+    """A file name for an image's plot: its stem (made safe) plus a short hash of the full key (unique)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(key.split(":")[-1]).stem)[:60] or "image"
+    return f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}.png"
+
+
+def plot_prediction(record: dict[str, Any], directory: str | Path) -> Path:
+    """A PNG bar chart of the 40 intensities (top-k highlighted) and the distribution; returns its path."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    top = {t["emotion"] for t in record["top_k"]}
+    colors = ["tab:red" if n in top else "tab:blue" for n in NAMES]
+    fig = Figure(figsize=(9, 8), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2, sharey=True)
+    ys = range(len(NAMES))
+    ax1.barh(ys, [record["intensity"][n] for n in NAMES], color=colors)
+    ax1.set_xlim(0, 7)
+    ax1.set_xlabel("intensity (0-7)")
+    ax1.set_yticks(list(ys), NAMES, fontsize=7)
+    ax1.invert_yaxis()
+    ax2.barh(ys, [record["distribution"][n] for n in NAMES], color=colors)
+    ax2.set_xlabel("distribution")
+    fig.suptitle(Path(record["image"]).name, fontsize=9)
+    path = directory / plot_name(record["image"])
+    fig.savefig(path, dpi=72)
+    return path
