@@ -1,13 +1,27 @@
-"""``EmotionDataModule``: one training stage's loaders, built from the config and the backbone's transforms."""
+"""``EmotionDataModule``: one training stage's loaders, built from the config and the backbone's transforms.
+
+Images leave the loader workers as uint8 and are normalised in ``on_after_batch_transfer``, on the device: a
+quarter of the bytes go through shared memory (see ``pipeline.split_transform``), with the same numbers.
+
+A shard set whose manifest has an ``embedding`` section (written by ``emozoo embed``) is read as cached
+embeddings (``batch["embedding"]``) instead of images; ``embeddings=DIR`` looks every subset up under ``DIR``
+instead of ``root``. Before any loader is built, ``setup`` refuses a model whose backbone did not make the
+embeddings (``emozoo.data.embeddings.check_compatible``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
+from torch import nn
 
 from emozoo.backbones import DataConfig, create_transform
-from emozoo.data.pipeline import batches_per_worker, eval_pipeline, make_loader, train_pipeline
+from emozoo.data.embeddings import check_compatible
+from emozoo.data.pipeline import batches_per_worker, eval_pipeline, make_loader, split_transform, train_pipeline
 from emozoo.data.shardset import ShardSet, find_shards
 from emozoo.errors import DataError
 
@@ -19,7 +33,7 @@ class EmotionDataModule(L.LightningDataModule):
 
     Args:
         root: data root holding ``<subset>/<split>-*.tar``.
-        image_config: the backbone's preprocessing; transforms are built from it.
+        image_config: the backbone's preprocessing; transforms are built from it (None: embeddings only).
         train: ``(subset, split)`` for training, or None.
         val: ``(subset, split)`` for validation, or None.
         test: ``(subset, split)`` for the agreement protocol, or None.
@@ -31,12 +45,14 @@ class EmotionDataModule(L.LightningDataModule):
         shuffle_buffer: samples in the training shuffle buffer.
         augment: horizontal flips during training.
         seed: seeds shard resampling.
+        embeddings: root of embedding shard sets (``<embeddings>/<subset>/<split>-*.tar`` from ``emozoo embed``)
+            used instead of ``root``; None reads ``root``, which may itself hold embedding shard sets.
     """
 
     def __init__(
         self,
         root: str,
-        image_config: DataConfig,
+        image_config: DataConfig | None,
         train: tuple[str, str] | None = None,
         val: tuple[str, str] | None = None,
         test: tuple[str, str] | None = None,
@@ -48,13 +64,15 @@ class EmotionDataModule(L.LightningDataModule):
         shuffle_buffer: int = 1000,
         augment: bool = True,
         seed: int = 0,
+        embeddings: str | None = None,
     ):
         super().__init__()
         self.root = root
         self.image_config = image_config
-        self.train_set = find_shards(root, *train) if train else None
-        self.val_set = find_shards(root, *val) if val else None
-        self.test_set = find_shards(root, *test) if test else None
+        self.embeddings = embeddings
+        self.train_set = self._find(train)
+        self.val_set = self._find(val)
+        self.test_set = self._find(test)
         self.targets = tuple(targets)
         self.epochs = epochs
         self.batch_size = batch_size
@@ -64,6 +82,52 @@ class EmotionDataModule(L.LightningDataModule):
         self.augment = augment
         self.seed = seed
         self._loaders: list = []
+        # ToDtype + Normalize, applied on the device (the same for train and eval transforms)
+        self._normalize = split_transform(create_transform(image_config))[1] if image_config is not None else None
+
+    def _find(self, where: tuple[str, str] | None) -> ShardSet | None:
+        if where is None:
+            return None
+        if self.embeddings is None:
+            return find_shards(self.root, *where)
+        try:
+            shards = find_shards(self.embeddings, *where)
+        except DataError as err:
+            raise DataError(
+                f"no embeddings of {where[0]}/{where[1]} under data.embeddings={self.embeddings} ({err}). Make them "
+                f"with `emozoo embed --backbone NAME --data {Path(self.root) / where[0]} --split {where[1]} "
+                f"--out {Path(self.embeddings) / where[0]}`"
+            ) from None
+        if shards.embedding is None:
+            raise DataError(f"{shards.directory} holds images, not embeddings (its manifest.json has no 'embedding')")
+        return shards
+
+    def _sets(self) -> list[ShardSet]:
+        return [s for s in (self.train_set, self.val_set, self.test_set) if s is not None]
+
+    def check_model(self, model: nn.Module) -> None:
+        """Refuse ``model`` when a configured embedding shard set was made by another backbone or preprocessing."""
+        for shards in self._sets():
+            if shards.embedding is not None:
+                check_compatible(shards.manifest, model, shards.directory)
+
+    def setup(self, stage: str) -> None:
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        if module is not None and isinstance(getattr(module, "model", None), nn.Module):
+            self.check_model(module.model)
+
+    def _transform(self, shards: ShardSet, train: bool):
+        if shards.embedding is not None:
+            return None
+        if self.image_config is None:
+            raise DataError(f"{shards.directory} holds images but the model is head-only (it takes embeddings)")
+        return create_transform(self.image_config, train=train)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        image = batch.get("image") if isinstance(batch, dict) else None
+        if image is not None and image.dtype == torch.uint8 and self._normalize is not None:
+            batch["image"] = self._normalize(image)
+        return batch
 
     @property
     def rater_names(self) -> list[str]:
@@ -90,12 +154,14 @@ class EmotionDataModule(L.LightningDataModule):
         per_worker = batches_per_worker(shards.num_samples, self.epochs, self.batch_size, self._world_size(), workers)
         pipe = train_pipeline(
             shards.urls,
-            create_transform(self.image_config, train=self.augment),
+            self._transform(shards, train=self.augment),
             self.batch_size,
             per_worker,
             self.targets,
             self.shuffle_buffer,
             self.seed,
+            embeddings=shards.embedding is not None,
+            normalize=False,
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
         return self._keep(make_loader(pipe.with_length(per_worker * workers), self.num_workers))
@@ -105,7 +171,12 @@ class EmotionDataModule(L.LightningDataModule):
             return []
         index = {r: i for i, r in enumerate(shards.raters)} if with_raters else None
         pipe = eval_pipeline(
-            shards.urls, create_transform(self.image_config), self.eval_batch_size, rater_index=index
+            shards.urls,
+            self._transform(shards, train=False),
+            self.eval_batch_size,
+            rater_index=index,
+            embeddings=shards.embedding is not None,
+            normalize=False,
         )
         return self._keep(make_loader(pipe, min(self.num_workers, len(shards.urls))))
 

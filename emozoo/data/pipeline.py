@@ -2,16 +2,27 @@
 
 Training (``train_pipeline``): shards are *resampled* with replacement and every worker cuts its stream after a
 fixed number of batches (``with_epoch``), so every rank runs the same number of steps and DDP never waits on a
-rank that ran out of data, even with fewer shards than ranks x workers.
+rank that ran out of data, even with fewer shards than ranks x workers. Incomplete batches are dropped, so every
+step has the same batch size; an "epoch" is a number of steps, not an exact pass (``batches_per_worker``).
 
 Evaluation (``eval_pipeline``): each shard goes to exactly one (rank, worker) pair (``split_by_node`` then
 ``split_by_worker``), so each sample is seen exactly once across the job and metrics are computed over the union.
-Ranks may therefore run different numbers of eval batches (an uneven tail); that is safe because eval steps run no
-collectives: metric states are synchronised once, in ``compute()``, at the end of the epoch.
 
-Bad samples (undecodable image, missing or invalid JSON, NaN/inf/out-of-range rating, wrong-length vector) are
-skipped and counted, and a truncated shard is reported by name; the counts travel inside the batches (``num_bad``,
-``bad``) because workers are separate processes.
+Uneven tails. With S shards on R ranks, rank r gets shards r, r + R, ...: ranks hold different numbers of samples
+(and a rank may hold none: with fewer shards than ranks it yields an empty stream), and each worker ends with a
+partial batch. Nothing is padded or repeated (``DistributedSampler`` would pad by repeating samples, which counts
+them twice in the agreement metrics). Ranks therefore run different numbers of eval batches; that is safe because
+eval steps run no collectives: metric states are synchronised once, in ``compute()`` at the end of the epoch,
+where every rank takes part whatever its batch count. Keep it so: no ``sync_dist=True`` logging inside eval steps.
+
+Inputs. A sample's input is its image (decoded, then the backbone's transform) or, for shard sets written by
+``emozoo embed`` (``emozoo.data.embeddings``), its cached embedding: the ``npy`` member, a float16 vector, given as
+``batch["embedding"]`` (float32) instead of ``batch["image"]``. Targets come from the same ``json`` either way.
+
+Bad samples (undecodable image or embedding, missing or invalid JSON, NaN/inf/out-of-range rating, wrong-length
+vector) are skipped and counted, and a truncated shard is reported by name; the counts travel inside the batches
+(``num_bad``, ``bad``) because workers are separate processes. ``EmotionModule`` stops the run when a training
+epoch's bad fraction exceeds ``data.max_bad_fraction``, naming the shards involved.
 """
 
 from __future__ import annotations
@@ -22,14 +33,16 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import webdataset as wds
 from PIL import Image
 from torch.utils.data import default_collate
+from torchvision.transforms import v2 as T
 
 from emozoo.data.schema import BadSample, derive_targets, validate_labels
 
-__all__ = ["eval_pipeline", "make_loader", "train_pipeline"]
+__all__ = ["decode_embedding", "decode_image", "eval_pipeline", "make_loader", "split_transform", "train_pipeline"]
 
 IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
 
@@ -50,7 +63,8 @@ class _BadLog:
         return items
 
 
-def _decode_image(sample: dict[str, Any]) -> Image.Image:
+def decode_image(sample: dict[str, Any]) -> Image.Image:
+    """The sample's image (the first of ``IMAGE_KEYS`` present), fully loaded; ``BadSample`` if none decodes."""
     for key in IMAGE_KEYS:
         if key in sample:
             try:
@@ -62,6 +76,19 @@ def _decode_image(sample: dict[str, Any]) -> Image.Image:
     raise BadSample(f"no image (expected one of {', '.join(IMAGE_KEYS)})")
 
 
+def decode_embedding(sample: dict[str, Any]) -> torch.Tensor:
+    """The sample's cached embedding (``npy``, a 1-d float array) as float32; ``BadSample`` if unreadable."""
+    if "npy" not in sample:
+        raise BadSample("no embedding (expected npy)")
+    try:
+        vector = np.load(io.BytesIO(sample["npy"]), allow_pickle=False)
+    except Exception as err:
+        raise BadSample(f"npy: undecodable embedding ({type(err).__name__})") from None
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise BadSample(f"npy: expected a finite 1-d vector, got shape {vector.shape}")
+    return torch.from_numpy(vector.astype(np.float32))
+
+
 def _samples(
     src: Iterator[dict[str, Any]],
     transform: Callable | None,
@@ -69,6 +96,7 @@ def _samples(
     rater_index: dict[str, int] | None,
     log: _BadLog,
     with_image: bool = True,
+    embeddings: bool = False,
 ) -> Iterator[dict[str, Any]]:
     for sample in src:
         key = sample.get("__key__", "?")
@@ -81,8 +109,10 @@ def _samples(
                 raise BadSample("json: not valid JSON") from None
             labels = validate_labels(meta)
             out = derive_targets(labels, targets, rater_index)
-            if with_image:
-                img = _decode_image(sample)
+            if embeddings:
+                out["embedding"] = decode_embedding(sample)
+            elif with_image:
+                img = decode_image(sample)
                 out["image"] = transform(img) if transform is not None else img
         except BadSample as err:
             log.items.append(f"{sample.get('__url__', '?')}:{key}: {err}")
@@ -91,21 +121,41 @@ def _samples(
         yield out
 
 
-def _batched(src: Iterator[dict[str, Any]], batch_size: int, partial: bool, log: _BadLog) -> Iterator[dict]:
+def split_transform(transform: Callable | None) -> tuple[Callable | None, Callable | None]:
+    """(per-sample part, per-batch part) of an image transform.
+
+    A transform that ends in ``ToDtype(float32, scale=True)`` + ``Normalize`` (every ``create_transform``) runs its
+    geometry per sample and those two elementwise steps once per batch: samples stay uint8 until they are stacked,
+    a quarter of the bytes to copy, and the numbers are the same because both steps are elementwise. Moving float
+    batches out of loader workers (through shared memory) cost as much as decoding them on this project's CPUs,
+    which is why ``EmotionDataModule`` goes one step further and normalises after the batch reached the device.
+    """
+    steps = getattr(transform, "transforms", None)
+    if isinstance(transform, T.Compose) and steps and len(steps) >= 2:
+        if isinstance(steps[-2], T.ToDtype) and isinstance(steps[-1], T.Normalize):
+            return T.Compose(steps[:-2]), T.Compose(steps[-2:])
+    return transform, None
+
+
+def _batched(
+    src: Iterator[dict[str, Any]], batch_size: int, partial: bool, log: _BadLog, batch_transform: Callable | None
+) -> Iterator[dict]:
     batch: list[dict[str, Any]] = []
     for sample in src:
         batch.append(sample)
         if len(batch) == batch_size:
-            yield _collate(batch, log)
+            yield _collate(batch, log, batch_transform)
             batch = []
     if batch and partial:
-        yield _collate(batch, log)
+        yield _collate(batch, log, batch_transform)
     elif log.items:  # bad samples at the very end still get reported, in an empty batch
         yield {"num_samples": 0, "num_bad": len(log.items), "bad": log.drain()}
 
 
-def _collate(batch: list[dict[str, Any]], log: _BadLog) -> dict[str, Any]:
+def _collate(batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callable | None = None) -> dict[str, Any]:
     out = default_collate(batch)
+    if batch_transform is not None and "image" in out:
+        out["image"] = batch_transform(out["image"])
     bad = log.drain()
     out["num_samples"] = len(batch)
     out["num_bad"] = sum(1 for b in bad if not b.startswith("shard "))
@@ -121,16 +171,25 @@ def train_pipeline(
     targets: Sequence[str],
     shuffle_buffer: int = 1000,
     seed: int = 0,
+    embeddings: bool = False,
+    normalize: bool = True,
 ) -> wds.DataPipeline:
-    """An endless resampled stream cut to ``batches_per_worker`` batches per worker and epoch."""
+    """An endless resampled stream cut to ``batches_per_worker`` batches per worker and epoch.
+
+    With ``embeddings``, samples carry cached embeddings (``batch["embedding"]``) and ``transform`` is unused. With
+    ``normalize=False``, images stay uint8 and the caller applies ``split_transform(transform)[1]`` to the batch
+    (after moving it to the device: a quarter of the bytes cross from the workers).
+    """
     log = _BadLog()
+    per_sample, per_batch = split_transform(transform)
+    per_batch = per_batch if normalize else None
     return wds.DataPipeline(
         # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
         wds.ResampledShards(urls, seed=seed, deterministic=True),
         wds.tarfile_to_samples(handler=log.shard_error),
         wds.shuffle(shuffle_buffer, initial=min(shuffle_buffer, 100)),
-        lambda src: _samples(src, transform, targets, None, log),
-        lambda src: _batched(src, batch_size, partial=False, log=log),
+        lambda src: _samples(src, per_sample, targets, None, log, embeddings=embeddings),
+        lambda src: _batched(src, batch_size, partial=False, log=log, batch_transform=per_batch),
     ).with_epoch(batches_per_worker)
 
 
@@ -141,16 +200,23 @@ def eval_pipeline(
     targets: Sequence[str] = ("ratings", "weak", "binary"),
     rater_index: dict[str, int] | None = None,
     with_image: bool = True,
+    embeddings: bool = False,
+    normalize: bool = True,
 ) -> wds.DataPipeline:
-    """Each sample exactly once across all ranks and workers, in shard order, last batch partial."""
+    """Each sample exactly once across all ranks and workers, in shard order, last batch partial.
+
+    ``embeddings`` and ``normalize`` as in ``train_pipeline``.
+    """
     log = _BadLog()
+    per_sample, per_batch = split_transform(transform)
+    per_batch = per_batch if normalize else None
     return wds.DataPipeline(
         wds.SimpleShardList(urls),
         wds.split_by_node,
         wds.split_by_worker,
         wds.tarfile_to_samples(handler=log.shard_error),
-        lambda src: _samples(src, transform, targets, rater_index, log, with_image),
-        lambda src: _batched(src, batch_size, partial=True, log=log),
+        lambda src: _samples(src, per_sample, targets, rater_index, log, with_image, embeddings),
+        lambda src: _batched(src, batch_size, partial=True, log=log, batch_transform=per_batch),
     )
 
 

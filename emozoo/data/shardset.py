@@ -22,6 +22,11 @@ class ShardSet:
     raters: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
 
+    @property
+    def embedding(self) -> dict | None:
+        """The manifest's ``embedding`` section for cached embeddings (``emozoo embed``); None for images."""
+        return self.manifest.get("embedding")
+
 
 def _manifest_counts(manifest: dict, split: str) -> tuple[int | None, dict[str, int]]:
     per_file: dict[str, int] = {}

@@ -80,13 +80,16 @@ def test_export_finds_the_run_config_and_report(tmp_path, capsys):
 def test_export_uses_the_metadata_in_the_checkpoint(tmp_path):
     ckpt = tmp_path / "anywhere" / "x.ckpt"
     module = _trained_checkpoint(ckpt, _cfg())
-    with pytest.raises(WeightsError, match="does not say which model.*--config"):
-        export_checkpoint(ckpt, tmp_path / "out")
-    # what EmotionModule.on_save_checkpoint stores (see emozoo.zoo.export.model_metadata)
     data = torch.load(ckpt, weights_only=True)
-    data["emozoo"] = model_metadata(module.model)
-    torch.save(data, ckpt)
+    # EmotionModule.on_save_checkpoint stores the model description (see emozoo.zoo.export.model_metadata)
+    assert data["emozoo"] == model_metadata(module.model)
     export_checkpoint(ckpt, tmp_path / "out")
+    _assert_same(module, emozoo.load_model(tmp_path / "out"))
+    # A checkpoint without it (written by other code) needs --config, and says so.
+    del data["emozoo"]
+    torch.save(data, ckpt)
+    with pytest.raises(WeightsError, match="does not say which model.*--config"):
+        export_checkpoint(ckpt, tmp_path / "out2")
     _assert_same(module, emozoo.load_model(tmp_path / "out"))
 
 
