@@ -75,6 +75,7 @@ class StageConfig:
     targets: list[str] = field(default_factory=lambda: ["weak"])  # label fields that drive the loss
     epochs: float = 1.0  # passes over the split's samples (resampled shards; may be fractional)
     lr: float | None = None  # None: optim.lr
+    freeze: str | None = None  # None: backbone.freeze; e.g. "all" trains the head only in this stage
     val_data: str | None = "hq"  # None: no validation
     val_split: str = "val"
 
@@ -101,6 +102,7 @@ class OptimConfig:
     backbone_lr_scale: float = 1.0
     warmup_frac: float = 0.05
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    ema_decay: float | None = None  # exponential moving average of the weights (e.g. 0.998); None: off
 
 
 @dataclass
@@ -246,6 +248,8 @@ def _check_values(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"stages[{i}].targets: unknown target {bad[0]!r}; valid: {sorted(known)}")
         if stage.epochs <= 0:
             raise ConfigError(f"stages[{i}].epochs must be > 0, got {stage.epochs}")
+    if cfg.optim.ema_decay is not None and not 0.0 < cfg.optim.ema_decay < 1.0:
+        raise ConfigError(f"optim.ema_decay must be in (0, 1) or null, got {cfg.optim.ema_decay}")
     if cfg.backbone.crop_pct is not None and not 0.1 <= cfg.backbone.crop_pct <= 1.0:
         raise ConfigError(f"backbone.crop_pct must be in [0.1, 1.0], got {cfg.backbone.crop_pct}")
     if cfg.data.batch_size < 1 or cfg.data.eval_batch_size < 1:

@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from emozoo.callbacks import Throughput
@@ -163,6 +163,7 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
         shuffle_buffer=d.shuffle_buffer,
         augment=d.augment,
         seed=cfg.seed,
+        embeddings=d.embeddings,
     )
 
 
@@ -175,6 +176,8 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
         print(f"[emozoo] stage '{stage.name}' already finished: loading {final}")
         module.load_state_dict(torch.load(final, map_location="cpu", weights_only=True)["state_dict"])
         return None
+    if model.backbone is not None:
+        apply_freeze(model.backbone, stage.freeze or cfg.backbone.freeze)
     dm = _datamodule(cfg, model, stage)
     logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
     every = cfg.trainer.checkpoint_every_n_steps or None
@@ -182,8 +185,11 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
         ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", save_last=True, every_n_train_steps=every,
                         save_top_k=1, monitor="step", mode="max"),
         PruneHPCCheckpoints(ckpt_dir),
-        Throughput(),
     ]
+    if cfg.optim.ema_decay and not cfg.trainer.fast_dev_run:
+        # Averaged weights replace the raw ones at the end of the stage (and are used for validation).
+        callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
+    callbacks.append(Throughput())
     trainer = _trainer(cfg, logger, callbacks, ckpt_dir, max_epochs=-1, num_sanity_val_steps=0)
     # Stages are measured in passes over their split; Lightning epochs are (at most) one pass each.
     per_epoch = dm.steps_per_epoch(trainer.world_size)

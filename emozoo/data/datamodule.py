@@ -1,7 +1,7 @@
 """``EmotionDataModule``: one training stage's loaders, built from the config and the backbone's transforms.
 
-Images leave the loader workers as uint8 and are normalised in ``on_after_batch_transfer``, on the device: a
-quarter of the bytes go through shared memory (see ``pipeline.split_transform``), with the same numbers.
+On an accelerator, images leave the loader workers as uint8 and are normalised in ``on_after_batch_transfer`` on
+the device: a quarter of the bytes go through shared memory (see ``pipeline.split_transform``), same numbers.
 
 A shard set whose manifest has an ``embedding`` section (written by ``emozoo embed``) is read as cached
 embeddings (``batch["embedding"]``) instead of images; ``embeddings=DIR`` looks every subset up under ``DIR``
@@ -123,6 +123,15 @@ class EmotionDataModule(L.LightningDataModule):
             raise DataError(f"{shards.directory} holds images but the model is head-only (it takes embeddings)")
         return create_transform(self.image_config, train=train)
 
+    def _normalize_on_device(self) -> bool:
+        """Whether images leave the workers as uint8 and are normalised after the transfer: on an accelerator only.
+
+        On the CPU the workers normalise: the float batches would otherwise be allocated by the training process
+        itself, where glibc serves such blocks from its heap after a few frees and resident memory creeps up.
+        """
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type != "cpu"
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         image = batch.get("image") if isinstance(batch, dict) else None
         if image is not None and image.dtype == torch.uint8 and self._normalize is not None:
@@ -161,7 +170,7 @@ class EmotionDataModule(L.LightningDataModule):
             self.shuffle_buffer,
             self.seed,
             embeddings=shards.embedding is not None,
-            normalize=False,
+            normalize=not self._normalize_on_device(),
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
         return self._keep(make_loader(pipe.with_length(per_worker * workers), self.num_workers))
@@ -176,7 +185,7 @@ class EmotionDataModule(L.LightningDataModule):
             self.eval_batch_size,
             rater_index=index,
             embeddings=shards.embedding is not None,
-            normalize=False,
+            normalize=not self._normalize_on_device(),
         )
         return self._keep(make_loader(pipe, min(self.num_workers, len(shards.urls))))
 

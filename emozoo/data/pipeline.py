@@ -128,12 +128,11 @@ def split_transform(transform: Callable | None) -> tuple[Callable | None, Callab
     geometry per sample and those two elementwise steps once per batch: samples stay uint8 until they are stacked,
     a quarter of the bytes to copy, and the numbers are the same because both steps are elementwise. Moving float
     batches out of loader workers (through shared memory) cost as much as decoding them on this project's CPUs,
-    which is why ``EmotionDataModule`` goes one step further and normalises after the batch reached the device.
+    which is why ``EmotionDataModule`` on an accelerator goes one step further and normalises on the device.
     """
-    steps = getattr(transform, "transforms", None)
-    if isinstance(transform, T.Compose) and steps and len(steps) >= 2:
-        if isinstance(steps[-2], T.ToDtype) and isinstance(steps[-1], T.Normalize):
-            return T.Compose(steps[:-2]), T.Compose(steps[-2:])
+    steps = transform.transforms if isinstance(transform, T.Compose) else []
+    if len(steps) >= 2 and isinstance(steps[-2], T.ToDtype) and isinstance(steps[-1], T.Normalize):
+        return T.Compose(steps[:-2]), T.Compose(steps[-2:])
     return transform, None
 
 

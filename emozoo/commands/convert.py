@@ -1,0 +1,109 @@
+"""``emozoo shards convert {hq,binary,big} INPUT ...``: EmoNet-Face releases and annotation tables to shards.
+
+Registered under ``emozoo shards`` by ``emozoo.commands.shards`` (this module's ``register`` gets the ``shards``
+sub-subparsers). Examples::
+
+    emozoo shards convert binary shared/emonet/binary.csv --images data/binary-images --out shards/emonet/binary
+    emozoo shards convert hq data/emonet-face-hq/ --out shards/emonet/hq          # HF parquet, images embedded
+    emozoo shards convert big data/emonet-face-big/ --map label=annotation --out shards/emonet/big
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run"]
+
+
+def register(sources: argparse._SubParsersAction) -> None:
+    from emozoo.data.convert import DEFAULT_SPLITS
+    from emozoo.data.convert_columns import FIELDS
+
+    defaults = "; ".join(f"{k}: " + ",".join(f"{s}={f}" for s, f in v.items()) for k, v in DEFAULT_SPLITS.items())
+    p = sources.add_parser(
+        "convert",
+        help="convert EmoNet-Face (HF parquet releases, annotation CSVs + images) to shards",
+        description="Convert an EmoNet-Face source to WebDataset shards with a manifest.json. Reads the Hugging "
+        "Face releases laion/emonet-face-{hq,binary,big} from a local directory (parquet; images embedded or as "
+        "paths) or the authors' annotation tables (long binary.csv, HQ ratings per image and rater) with "
+        "--images. Resumable: run it again to continue an interrupted conversion.",
+    )
+    p.add_argument(
+        "convert_source",
+        choices=("hq", "binary", "big"),
+        metavar="{hq,binary,big}",
+        help="which EmoNet-Face set the inputs hold",
+    )
+    p.add_argument("inputs", nargs="+", help="table files or directories (.parquet, .csv, .tsv)")
+    p.add_argument("--images", default=None, help="folder with the images the tables name by path")
+    p.add_argument("--out", default=None, help="output directory (default: shards/emonet/<source>)")
+    p.add_argument(
+        "--map",
+        dest="map_items",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help=f"pin a column (repeatable); an empty COLUMN switches an optional field off. Fields: {', '.join(FIELDS)}",
+    )
+    p.add_argument("--columns", default=None, metavar="YAML", help="a YAML file of field: column entries")
+    p.add_argument(
+        "--splits", default=None, help=f"split fractions, e.g. train=0.9,val=0.05,test=0.05 (defaults: {defaults})"
+    )
+    p.add_argument("--salt", default="", help="mixed into the split hash (another salt, another split; default none)")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard (default 1000)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from emozoo.data.convert import convert_emonet
+    from emozoo.data.convert_columns import load_column_map
+
+    out = args.out or f"shards/emonet/{args.convert_source}"
+    manifest = convert_emonet(
+        args.convert_source,
+        args.inputs,
+        out,
+        images=args.images,
+        columns=load_column_map(args.map_items, args.columns),
+        splits=args.splits,
+        salt=args.salt,
+        shard_size=args.shard_size,
+        progress=not args.no_progress,
+    )
+    print(summary_lines(manifest, out))
+    return 0
+
+
+def summary_lines(manifest: dict, out: str) -> str:
+    """The one-screen summary printed after a conversion."""
+    splits = ", ".join(
+        f"{name} {info['count']:,} ({info['shards']} shards)" for name, info in manifest["splits"].items()
+    )
+    stats = manifest["label_stats"]["all"]
+    labels = []
+    if "ratings" in stats:
+        labels.append(f"{stats['ratings']['num_ratings']:,} per-rater ratings")
+    if "binary" in stats:
+        labels.append(
+            f"{stats['binary']['num_answers']:,} yes/no answers on {stats['binary']['num_queries']:,} queries"
+        )
+    if "weak" in stats:
+        labels.append(f"weak labels on {stats['num_samples']:,} images")
+    lines = [f"{manifest['source']}: {manifest['count']:,} images -> {out}: {splits}; {', '.join(labels)}"]
+    missing, invalid = manifest["missing_images"], manifest["invalid_labels"]
+    if missing["count"]:
+        lines.append(
+            f"  missing images: {missing['count']:,} not found (e.g. {', '.join(map(str, missing['images'][:3]))}); "
+            f"their labels were left out; all are listed under 'missing_images' in {out}/manifest.json"
+        )
+    if invalid["count"]:
+        reason = next(iter(invalid["reasons"]), "?")
+        lines.append(f"  invalid labels: {invalid['count']:,} images left out (most common: {reason})")
+    for what, n in manifest["skipped_rows"].items():
+        lines.append(f"  skipped {n:,} {what}")
+    if manifest["undecodable_images"]["count"]:
+        lines.append(
+            f"  undecodable images: {manifest['undecodable_images']['count']:,} (kept; the pipeline skips them)"
+        )
+    return "\n".join(lines)
