@@ -40,6 +40,7 @@ class BackboneConfig:
 class HeadConfig:
     name: str = "mlp"  # registry name: mlp | linear | per-emotion
     hidden_dim: int = 256
+    hidden_dims: list[int] | None = None  # per-emotion head layer widths, e.g. [128, 32] (Empathic-Insight Small)
     dropout: float = 0.1
 
 

@@ -45,6 +45,12 @@ def ensure_data(cfg: ExperimentConfig) -> None:
     generate_synthface(cfg.data.root, **asdict(cfg.data.synthface))
 
 
+def _head_args(cfg: ExperimentConfig) -> dict[str, Any]:
+    if cfg.head.hidden_dims is not None:  # only the per-emotion head takes a list of widths
+        return {"hidden_dims": list(cfg.head.hidden_dims), "dropout": cfg.head.dropout}
+    return {"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout}
+
+
 def build_model(cfg: ExperimentConfig) -> EmotionModel:
     backbone_args = dict(cfg.backbone.model_args)
     if cfg.backbone.img_size:
@@ -55,7 +61,7 @@ def build_model(cfg: ExperimentConfig) -> EmotionModel:
         pretrained=cfg.backbone.pretrained,
         impl=cfg.backbone.impl,
         backbone_args=backbone_args,
-        head_args={"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout},
+        head_args=_head_args(cfg),
     )
     if model.backbone is not None and cfg.backbone.crop_pct is not None:
         # Part of the model's preprocessing, so it is saved with the model and `emozoo predict` applies it too.
