@@ -90,7 +90,8 @@ def check_key_path(key: str, cls: type, source: str) -> None:
         fields = _fields(current)
         prefix = ".".join(done) + "." if done else ""
         if part not in fields:
-            raise ConfigError(f"{source}: unknown config key '{prefix}{part}'.{_suggest(part, list(fields), cls, prefix)}")
+            hint = _suggest(part, list(fields), cls, prefix)
+            raise ConfigError(f"{source}: unknown config key '{prefix}{part}'.{hint}")
         current = _dataclass_of(fields[part])
         done.append(part)
 

@@ -90,6 +90,8 @@ def total_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], wei
     if weights.get("binary", 0.0):
         terms["binary"] = binary_loss(out["presence_logits"], batch["binary_yes"], batch["binary_n"])
     if weights.get("distribution", 0.0):
-        terms["distribution"] = distribution_loss(out["distribution"], batch["distribution"], batch["distribution_mask"])
+        terms["distribution"] = distribution_loss(
+            out["distribution"], batch["distribution"], batch["distribution_mask"]
+        )
     terms["loss"] = sum(weights[k] * v for k, v in terms.items())
     return terms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,7 +40,7 @@ def test_fast_dev_run(tiny_data, tmp_path):
 
 def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
     summary = run_experiment(_cfg(tiny_data, tmp_path))
-    report = json.loads(open(summary["report"]).read())
+    report = json.loads(Path(summary["report"]).read_text())
     for key in ("model", "random", "raters"):
         assert key in report
     assert isinstance(report["model"]["mean_spearman"], float)

@@ -97,8 +97,8 @@ def test_script_runs_two_simulated_nodes(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_NODES", "2")
     monkeypatch.setenv("FAKE_TASKS_PER_NODE", "1")
     monkeypatch.setenv("MASTER_PORT", str(29500 + os.getpid() % 1000))
-    c = load_cluster("default", ["nodes=2", "gpus_per_node=1", "accelerator=cpu", "setup=[]", f"python={sys.executable}",
-                                 f"log_dir={tmp_path / 'slurm-logs'}"])
+    c = load_cluster("default", ["nodes=2", "gpus_per_node=1", "accelerator=cpu", "setup=[]",
+                                 f"python={sys.executable}", f"log_dir={tmp_path / 'slurm-logs'}"])
     args = [
         "configs/experiment/smoke.yaml", f"data.root={tiny_data}", "data.synthface=null", "data.num_workers=0",
         "data.batch_size=4", "data.eval_batch_size=4", f"run_dir={tmp_path / 'runs'}",
