@@ -115,7 +115,7 @@ def render_sbatch(cluster: ClusterConfig, train_args: list[str], workdir: str | 
     lines += [f"export {k}={shlex.quote(str(v))}" for k, v in c.env.items()]
     lines += list(c.setup)
     lines += [
-        'echo "[emozoo] job $SLURM_JOB_ID on $SLURM_JOB_NUM_NODES nodes: $SLURM_JOB_NODELIST"',
+        'echo "[emozoo] job ${SLURM_JOB_ID:-?} on ${SLURM_JOB_NUM_NODES:-?} nodes: ${SLURM_JOB_NODELIST:-?}"',
         f"srun {c.python} train.py {' '.join(shlex.quote(a) for a in args)}",
         "",
     ]
