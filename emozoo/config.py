@@ -46,7 +46,7 @@ class HeadConfig:
 
 @dataclass
 class SynthFaceConfig:
-    num_big: int = 6000
+    num_big: int = 24000
     num_binary: int = 3000
     num_hq_val: int = 300
     num_hq_test: int = 1000
