@@ -195,7 +195,8 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
     if cfg.optim.ema_decay and not cfg.trainer.fast_dev_run:
         # Averaged weights replace the raw ones at the end of the stage (and are used for validation).
         callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
-    callbacks.append(Throughput())
+    throughput = Throughput()
+    callbacks.append(throughput)
     trainer = _trainer(cfg, logger, callbacks, ckpt_dir, max_epochs=-1, num_sanity_val_steps=0)
     # Stages are measured in passes over their split; Lightning epochs are (at most) one pass each.
     per_epoch = dm.steps_per_epoch(trainer.world_size)
@@ -211,7 +212,7 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if not cfg.trainer.fast_dev_run:
         trainer.save_checkpoint(final)
-    return callbacks[-1].samples_per_second
+    return throughput.samples_per_second  # not callbacks[-1]: Lightning appends its progress bar to the list
 
 
 def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
