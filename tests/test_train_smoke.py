@@ -39,7 +39,9 @@ def test_fast_dev_run(tiny_data, tmp_path):
 
 
 def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
-    summary = run_experiment(_cfg(tiny_data, tmp_path))
+    # With the progress bar on, as `python train.py` runs (Lightning then adds its own callback).
+    summary = run_experiment(_cfg(tiny_data, tmp_path, "trainer.enable_progress_bar=true"))
+    assert all(v is None or v > 0 for v in summary["train_images_per_second"].values())
     report = json.loads(Path(summary["report"]).read_text())
     for key in ("model", "random", "raters"):
         assert key in report
