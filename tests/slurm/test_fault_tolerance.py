@@ -91,9 +91,13 @@ def test_sigusr1_saves_hpc_checkpoint_and_requeues(tiny_data, tmp_path, monkeypa
     saved_at = _global_step(stage_dir / "hpc_ckpt_1.ckpt")
     assert saved_at >= 10
     # The requeued job starts again with resume=auto and continues from the HPC checkpoint.
+    restart = time.time()
     again = subprocess.Popen(args + ["resume=auto"], cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
-    _wait_for(lambda: any(_step(p) > saved_at for p in stage_dir.glob("step-step=*.ckpt")), again)
+    # Wait for a checkpoint written by the new process (the old one may have left later step files behind),
+    # so that it is training, with its SIGUSR1 handler installed, before the second preemption.
+    _wait_for(lambda: any(_step(p) > saved_at and p.stat().st_mtime > restart
+                          for p in stage_dir.glob("step-step=*.ckpt")), again)
     again.send_signal(signal.SIGUSR1)  # a second preemption: old HPC checkpoints must not pile up
     _wait_for(lambda: (stage_dir / "hpc_ckpt_2.ckpt").is_file(), again)
     again.kill()
