@@ -51,7 +51,6 @@ def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
     run_dir = tmp_path / "runs" / "smoke" / "version_0"
     for name in ("report.md", "spearman_per_emotion.png", "kappa_by_group.png", "config.yaml"):
         assert (run_dir / name).is_file()
-    assert list(run_dir.rglob("events.out.tfevents.*"))  # TensorBoard (stage logs appear once a stage logs a value)
     ckpts = tmp_path / "ckpt" / "smoke" / "version_0"
     for stage in ("pretrain-big", "finetune-binary"):
         assert (ckpts / stage / "final.ckpt").is_file() and (ckpts / stage / "last.ckpt").is_file()
