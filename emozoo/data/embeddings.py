@@ -31,8 +31,8 @@ import webdataset as wds
 from tqdm import tqdm
 
 from emozoo.backbones import Backbone, create_transform
-from emozoo.data.pipeline import decode_image
-from emozoo.data.schema import BadSample, validate_labels
+from emozoo.data.pipeline import decode_image, read_labels
+from emozoo.data.schema import BadSample
 from emozoo.data.shardwriter import ShardSetWriter, ShardSpec, differences, sha256_file
 from emozoo.errors import DataError
 
@@ -153,13 +153,7 @@ def _read_shard(url: str, transform, bad: Counter, messages: list[str]):
     for sample in wds.DataPipeline(wds.SimpleShardList([url]), wds.tarfile_to_samples(handler=handler)):
         key = sample.get("__key__", "?")
         try:
-            if "json" not in sample:
-                raise BadSample("missing json labels")
-            try:
-                meta = json.loads(sample["json"])
-            except (ValueError, UnicodeDecodeError):
-                raise BadSample("json: not valid JSON") from None
-            validate_labels(meta)
+            read_labels(sample)
             image = transform(decode_image(sample))
         except BadSample as err:
             bad[str(err)[:60]] += 1

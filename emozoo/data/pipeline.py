@@ -89,6 +89,21 @@ def decode_embedding(sample: dict[str, Any]) -> torch.Tensor:
     return torch.from_numpy(vector.astype(np.float32))
 
 
+def read_labels(sample: dict[str, Any]) -> dict[str, Any]:
+    """A sample's validated labels from its ``json`` member.
+
+    Raises:
+        BadSample: the member is missing, is not JSON, or fails ``validate_labels``.
+    """
+    if "json" not in sample:
+        raise BadSample("missing json labels")
+    try:
+        meta = json.loads(sample["json"])
+    except (ValueError, UnicodeDecodeError):
+        raise BadSample("json: not valid JSON") from None
+    return validate_labels(meta)
+
+
 def _samples(
     src: Iterator[dict[str, Any]],
     transform: Callable | None,
@@ -101,13 +116,7 @@ def _samples(
     for sample in src:
         key = sample.get("__key__", "?")
         try:
-            if "json" not in sample:
-                raise BadSample("missing json labels")
-            try:
-                meta = json.loads(sample["json"])
-            except (ValueError, UnicodeDecodeError):
-                raise BadSample("json: not valid JSON") from None
-            labels = validate_labels(meta)
+            labels = read_labels(sample)
             out = derive_targets(labels, targets, rater_index)
             if embeddings:
                 out["embedding"] = decode_embedding(sample)
