@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from emozoo.data.tario import tar_samples
 from emozoo.errors import DataError, WeightsError
 
 __all__ = [
@@ -133,9 +134,7 @@ class ShardImages(IterableDataset):
             errors.append({"key": str(getattr(exn, "url", "shard")), "image": None, "error": f"shard: {exn}"[:200]})
             return True
 
-        pipe = wds.DataPipeline(
-            wds.SimpleShardList(self.urls), wds.split_by_worker, wds.tarfile_to_samples(handler=shard_error)
-        )
+        pipe = wds.DataPipeline(wds.SimpleShardList(self.urls), wds.split_by_worker, tar_samples(handler=shard_error))
         for sample in pipe:
             yield from errors
             errors.clear()

@@ -34,6 +34,7 @@ from emozoo.backbones import Backbone, create_transform
 from emozoo.data.pipeline import decode_image, read_labels
 from emozoo.data.schema import BadSample
 from emozoo.data.shardwriter import ShardSetWriter, ShardSpec, differences, sha256_file
+from emozoo.data.tario import tar_samples
 from emozoo.errors import DataError
 
 __all__ = [
@@ -150,7 +151,7 @@ def _read_shard(url: str, transform, bad: Counter, messages: list[str]):
         log.append(f"shard {url}: {type(exn).__name__}: {str(exn)[:200]}")
         return True
 
-    for sample in wds.DataPipeline(wds.SimpleShardList([url]), wds.tarfile_to_samples(handler=handler)):
+    for sample in wds.DataPipeline(wds.SimpleShardList([url]), tar_samples(handler=handler)):
         key = sample.get("__key__", "?")
         try:
             read_labels(sample)

@@ -1,0 +1,100 @@
+"""The fast tar reader against Python's tarfile, on every tar dialect tarfile writes, and on broken tars."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+import webdataset as wds
+
+from emozoo.data.shardset import find_shards
+from emozoo.data.tario import iter_tar, tar_samples
+from tests.conftest import make_shard_set
+
+LONG_DIR = "d" * 120  # forces the ustar prefix field, a GNU long name or a pax path
+NAMES = {
+    "a.jpg": b"\xff\xd8 jpeg",
+    "a.json": b'{"weak": null}',
+    "empty.txt": b"",
+    "block.bin": bytes(range(256)) * 2,  # exactly one 512-byte block: no padding
+    "odd.bin": b"x" * 513,
+    f"{LONG_DIR}/deep.png": b"png bytes",
+    "k" * 150 + ".json": b"{}",  # a name no ustar field holds
+    "émotion.json": b"{}",  # not ASCII: a pax record in PAX format
+}
+
+
+def _tar(fmt: int, extras: bool = True) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        if extras:
+            d = tarfile.TarInfo("somedir")
+            d.type = tarfile.DIRTYPE
+            tar.addfile(d)
+            link = tarfile.TarInfo("link.jpg")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "a.jpg"
+            tar.addfile(link)
+        for name, data in NAMES.items():
+            if fmt == tarfile.USTAR_FORMAT and (len(name) > 100 and "/" not in name or not name.isascii()):
+                continue  # ustar cannot hold these; tarfile refuses them
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _reference(data: bytes) -> list[tuple[str, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isreg()]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_reads_what_tarfile_reads(fmt):
+    data = _tar(fmt)
+    expected = _reference(data)
+    assert len(expected) >= 6
+    assert list(iter_tar(io.BytesIO(data))) == expected
+
+
+def _content_end(data: bytes) -> int:
+    """Where the last member's data ends (before the end-of-archive blocks and the record padding)."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        last = tar.getmembers()[-1]
+    return last.offset_data + last.size
+
+
+def test_a_stream_without_end_blocks_ends_cleanly():
+    data = _tar(tarfile.GNU_FORMAT, extras=False)
+    end = _content_end(data)
+    assert list(iter_tar(io.BytesIO(data[: end + (-end) % 512]))) == _reference(data)
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.999])
+def test_a_truncated_tar_yields_what_came_before_then_raises(cut):
+    data = _tar(tarfile.GNU_FORMAT, extras=False)
+    expected = _reference(data)
+    cut_at = int(_content_end(data) * cut)
+    got = []
+    with pytest.raises(tarfile.ReadError, match="unexpected end of data"):
+        for member in iter_tar(io.BytesIO(data[:cut_at])):
+            got.append(member)
+    assert got == expected[: len(got)]
+    assert len(got) < len(expected)
+
+
+def test_a_corrupt_header_is_reported():
+    data = bytearray(_tar(tarfile.GNU_FORMAT, extras=False))
+    data[10] ^= 0x55  # inside the first member's name: the checksum no longer matches
+    with pytest.raises(tarfile.ReadError, match="checksum"):
+        list(iter_tar(io.BytesIO(bytes(data))))
+
+
+def test_samples_equal_webdatasets_own_reader(tmp_path):
+    make_shard_set(tmp_path, "train", 17, 5)
+    urls = find_shards(tmp_path.parent, tmp_path.name, "train").urls
+    ours = list(wds.DataPipeline(wds.SimpleShardList(urls), tar_samples(handler=wds.reraise_exception)))
+    theirs = list(wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples()))
+    assert len(ours) == 17
+    assert ours == theirs
