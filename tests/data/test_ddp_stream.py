@@ -133,10 +133,15 @@ def test_batch_level_normalisation_gives_the_same_numbers(tiny_data):
     reference = [create_transform(cfg)(decode_image(sample)) for sample in samples]  # per sample, as before
     batched = next(iter(make_loader(eval_pipeline(urls, create_transform(cfg), 24), 0)))["image"]
     assert torch.equal(batched, torch.stack(reference))
+    # In a loader worker the batch is normalised in place in shared memory: still the same numbers.
+    from_worker = next(iter(make_loader(eval_pipeline(urls, create_transform(cfg), 24), 1)))["image"]
+    assert torch.equal(from_worker, batched)
     dm = EmotionDataModule(str(tiny_data), cfg, test=("hq", "test"), num_workers=0)
     assert not dm._normalize_on_device()
     dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cuda")))
     assert dm._normalize_on_device()
     raw = next(iter(make_loader(eval_pipeline(urls, split_transform(create_transform(cfg))[0], 24), 0)))
     assert raw["image"].dtype == torch.uint8
+    raw_from_worker = next(iter(make_loader(eval_pipeline(urls, split_transform(create_transform(cfg))[0], 24), 1)))
+    assert torch.equal(raw_from_worker["image"], raw["image"])
     assert torch.equal(dm.on_after_batch_transfer(raw, 0)["image"], batched)
