@@ -1,10 +1,12 @@
-"""Shared fixtures: the real EmoNet-Face files and tiny shard sets built by the tests themselves."""
+"""Shared fixtures: the real EmoNet-Face files, tiny shard sets built by the tests themselves, an offline HF cache."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import shutil
+import sys
 import tarfile
 from pathlib import Path
 
@@ -19,12 +21,86 @@ SHARED = REPO.parent / "shared" / "emonet"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
 
+HUB_REV = "0123456789abcdef0123456789abcdef01234567"
+# A tiny SigLIP vision config (transformers layout); the same numbers double as emozoo ``impl="hf"`` backbone kwargs.
+HF_TINY = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "image_size": 32,
+    "patch_size": 8,
+}
+
+
+# Where Lightning keeps the process's global rank: ``rank_zero_only.rank``, one attribute per module (the same
+# object in current releases, distinct ones in older). Read from sys.modules only, so no test pays for the import.
+_RANK_ZERO_MODULES = (
+    "lightning_utilities.core.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.pytorch.utilities.rank_zero",
+)
+
+
+def _rank_zero_only_fns() -> list:
+    fns = (getattr(sys.modules[m], "rank_zero_only", None) for m in _RANK_ZERO_MODULES if m in sys.modules)
+    return list({id(f): f for f in fns if f is not None}.values())
+
+
+@pytest.fixture(autouse=True)
+def _restore_lightning_rank():
+    """Put Lightning's global rank back after every test.
+
+    A ``Trainer`` built for a multi-process strategy sets the process-global ``rank_zero_only.rank`` from its
+    cluster environment (tests/slurm builds one under a fake SLURM_PROCID=3) and nothing sets it back:
+    single-device trainers never touch it. Every later test in the same process would then run as rank 3, so all
+    ``@rank_zero_only`` work, TensorBoard's event files among it, silently becomes a no-op. The pytest process
+    itself is always rank 0 (distributed tests spawn their own processes).
+    """
+    before = {id(f): f.rank for f in _rank_zero_only_fns() if hasattr(f, "rank")}
+    yield
+    for f in _rank_zero_only_fns():
+        f.rank = before.get(id(f), 0)
+
 
 @pytest.fixture(scope="session")
 def emonet_dir() -> Path:
     if not (SHARED / "guide.json").is_file():
         pytest.fail(f"the real EmoNet-Face files are expected in {SHARED} (shared/ beside the clone)")
     return SHARED
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An empty HF hub cache in tmp_path, offline, downloads blocked; ``put(repo, {name: src})`` adds a snapshot.
+
+    ``put`` returns the snapshot folder; ``put.cache`` is the cache root.
+    """
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a test tried to download from the hub")
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
+
+    def put(repo: str, files: dict[str, Path], revision: str = HUB_REV) -> Path:
+        root = cache / ("models--" + repo.replace("/", "--"))
+        snap = root / "snapshots" / revision
+        snap.mkdir(parents=True, exist_ok=True)
+        for name, src in files.items():
+            shutil.copy(src, snap / name)
+        (root / "refs").mkdir(exist_ok=True)
+        (root / "refs" / "main").write_text(revision)
+        return snap
+
+    put.cache = cache
+    return put
 
 
 def fake_labels(rng: np.random.Generator, raters: list[str], kind: str) -> dict:

@@ -12,15 +12,8 @@ TINY = {
     "hf": {"depth": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2, "img_size": 32},
     "builtin": {"widths": (8, 16), "img_size": 32},
 }
-# Tiny SigLIP in both layouts: the HF config and the timm kwargs that describe the same network.
-HF_TINY = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "image_size": 32,
-    "patch_size": 8,
-}
+# Tiny SigLIP in both layouts: the HF config (``HF_TINY`` in tests/conftest.py) and the timm kwargs that describe
+# the same network.
 TIMM_TINY_SIGLIP = {"embed_dim": 64, "depth": 2, "num_heads": 4, "mlp_ratio": 2.0, "img_size": 32, "patch_size": 8}
 
 

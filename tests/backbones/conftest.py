@@ -1,42 +1,13 @@
-"""Fixtures for the backbone tests: a hand-built, offline HF hub cache and a tiny saved ``SiglipModel``."""
+"""Fixtures for the backbone tests: a tiny saved ``SiglipModel`` (the offline HF cache is ``hub_cache`` in tests/)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from backbone_fixtures import HF_TINY
 
-
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An empty HF hub cache in tmp_path, offline; call ``put(repo, {name: src_path})`` to add a snapshot."""
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a test tried to download from the hub")
-
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
-
-    def put(repo: str, files: dict[str, Path], revision: str = "0123456789abcdef0123456789abcdef01234567") -> Path:
-        root = cache / ("models--" + repo.replace("/", "--"))
-        snap = root / "snapshots" / revision
-        snap.mkdir(parents=True)
-        for name, src in files.items():
-            shutil.copy(src, snap / name)
-        (root / "refs").mkdir(exist_ok=True)
-        (root / "refs" / "main").write_text(revision)
-        return snap
-
-    put.cache = cache
-    return put
+from tests.conftest import HF_TINY
 
 
 @pytest.fixture

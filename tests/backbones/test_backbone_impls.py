@@ -10,10 +10,11 @@ from __future__ import annotations
 import open_clip
 import pytest
 import torch
-from backbone_fixtures import HF_TINY, TIMM_TINY_SIGLIP
+from backbone_fixtures import TIMM_TINY_SIGLIP
 from safetensors.torch import save_file
 
 from emozoo.backbones import create_backbone
+from tests.conftest import HF_TINY
 
 
 def _bf16_close(a: torch.Tensor, b: torch.Tensor) -> None:

@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from emozoo.backbones import create_backbone
 from emozoo.errors import WeightsError
+from tests.conftest import HF_TINY
 
 # (entry, impl) pairs small enough to save in four formats; together they cover every implementation
 ROUND_TRIP = [("vit-tiny", "timm"), ("clip-vit-b16", "timm"), ("clip-vit-b16", "open_clip"),
@@ -136,21 +137,21 @@ def test_random_init_spellings(pretrained):
     assert create_backbone("cnn-tiny", pretrained=pretrained).pretrained_source is None
 
 
-def test_missing_hub_weights_message(hf_cache):
+def test_missing_hub_weights_message(hub_cache):
     with pytest.raises(WeightsError) as err:
         create_backbone("vit-tiny", pretrained=True, depth=1)
     msg = str(err.value)
     assert "hf-hub:timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k" in msg
-    assert str(hf_cache.cache) in msg and "HF_HUB_OFFLINE" in msg
+    assert str(hub_cache.cache) in msg and "HF_HUB_OFFLINE" in msg
     assert "hf download timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k model.safetensors" in msg
 
 
-def test_missing_hf_layout_message(hf_cache):
+def test_missing_hf_layout_message(hub_cache):
     with pytest.raises(WeightsError) as err:
         create_backbone("siglip2-so400m-16-384", impl="hf", pretrained=True, **tiny_kwargs("hf"))
     msg = str(err.value)
     assert "hf download google/siglip2-so400m-patch16-384 config.json model.safetensors" in msg
-    assert str(hf_cache.cache) in msg
+    assert str(hub_cache.cache) in msg
 
 
 def test_no_default_weights_for_builtin():
@@ -158,24 +159,22 @@ def test_no_default_weights_for_builtin():
         create_backbone("cnn-tiny", pretrained=True)
 
 
-def test_offline_cache_resolves_default_weights(hf_cache, tmp_path):
+def test_offline_cache_resolves_default_weights(hub_cache, tmp_path):
     """pretrained=true finds timm's weights in a hand-built cache (models--org--name/snapshots/REV + refs/main)."""
     torch.manual_seed(0)
     lib = timm.create_model("vit_tiny_patch16_224", num_classes=1000)  # as published: with its classifier
     save_file(lib.state_dict(), tmp_path / "model.safetensors")
-    hf_cache("timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", {"model.safetensors": tmp_path / "model.safetensors"})
+    hub_cache("timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", {"model.safetensors": tmp_path / "model.safetensors"})
     bb = create_backbone("vit-tiny", pretrained=True)
     assert torch.equal(bb.model.pos_embed, lib.pos_embed)
     bb2 = create_backbone("vit-tiny", pretrained="hf-hub:timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k")
     assert torch.equal(bb2.model.blocks[3].attn.qkv.weight, lib.blocks[3].attn.qkv.weight)
 
 
-def test_offline_cache_hf_layout(hf_cache, tiny_siglip_dir):
+def test_offline_cache_hf_layout(hub_cache, tiny_siglip_dir):
     """The google/siglip2-* layout (full SiglipModel) from the cache; the output is get_image_features."""
-    from backbone_fixtures import HF_TINY
-
     folder, ref_model = tiny_siglip_dir
-    hf_cache("google/siglip2-base-patch16-224", {f: folder / f for f in ("config.json", "model.safetensors")})
+    hub_cache("google/siglip2-base-patch16-224", {f: folder / f for f in ("config.json", "model.safetensors")})
     bb = create_backbone("siglip2-b16-224", impl="hf", pretrained=True, **HF_TINY).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -186,8 +185,6 @@ def test_offline_cache_hf_layout(hf_cache, tiny_siglip_dir):
 
 
 def test_hf_config_mismatch_names_the_field(tiny_siglip_dir):
-    from backbone_fixtures import HF_TINY
-
     folder, _ = tiny_siglip_dir
     with pytest.raises(WeightsError, match=r"config.json describes another .*hidden_size=64 \(backbone has 96\)"):
         create_backbone("siglip2-b16-224", impl="hf", pretrained=f"local-dir:{folder}",
@@ -196,8 +193,6 @@ def test_hf_config_mismatch_names_the_field(tiny_siglip_dir):
 
 def test_hf_preprocessor_config_is_read(tiny_siglip_dir):
     import json
-
-    from backbone_fixtures import HF_TINY
 
     folder, _ = tiny_siglip_dir
     pp = {
@@ -220,11 +215,10 @@ def test_hf_impl_without_transformers_says_how_to_install(monkeypatch):
         create_backbone("siglip2-b16-224", impl="hf", **tiny_kwargs("hf"))
 
 
-def test_sharded_hf_checkpoint_from_cache(hf_cache, tiny_siglip_dir, tmp_path):
+def test_sharded_hf_checkpoint_from_cache(hub_cache, tiny_siglip_dir, tmp_path):
     """A sharded google/-layout checkpoint (index + shards) resolves offline; only vision tensors are read."""
     import json
 
-    from backbone_fixtures import HF_TINY
     from safetensors import safe_open
 
     folder, ref_model = tiny_siglip_dir
@@ -239,7 +233,7 @@ def test_sharded_hf_checkpoint_from_cache(hf_cache, tiny_siglip_dir, tmp_path):
     index = {"weight_map": {k: shard for shard, names in shards.items() for k in names}}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     files["model.safetensors.index.json"] = tmp_path / "model.safetensors.index.json"
-    hf_cache("google/siglip2-so400m-patch16-384", files)
+    hub_cache("google/siglip2-so400m-patch16-384", files)
     bb = create_backbone("siglip2-so400m-16-384", impl="hf", pretrained=True, **HF_TINY).eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():

@@ -1,9 +1,8 @@
-"""Fixtures for the zoo tests: a hand-built offline HF cache, tiny releases and model folders, images."""
+"""Fixtures for the zoo tests: tiny releases and model folders, images (``hub_cache``, ``HF_TINY``: tests/conftest)."""
 
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,47 +12,7 @@ from PIL import Image
 from torch import nn
 
 from emozoo.taxonomy import EXTRA_HEAD_SLUGS, SLUGS
-
-REV = "0123456789abcdef0123456789abcdef01234567"
-# A tiny SigLIP (transformers layout) and the same numbers as emozoo backbone kwargs.
-HF_TINY = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "image_size": 32,
-    "patch_size": 8,
-}
-
-
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An empty HF hub cache in tmp_path, offline; ``put(repo, {name: src})`` adds files to a snapshot."""
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a test tried to download from the hub")
-
-    import huggingface_hub
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
-
-    def put(repo: str, files: dict[str, Path], revision: str = REV) -> Path:
-        root = cache / ("models--" + repo.replace("/", "--"))
-        snap = root / "snapshots" / revision
-        snap.mkdir(parents=True, exist_ok=True)
-        for name, src in files.items():
-            shutil.copy(src, snap / name)
-        (root / "refs").mkdir(exist_ok=True)
-        (root / "refs" / "main").write_text(revision)
-        return snap
-
-    put.cache = cache
-    return put
+from tests.conftest import HF_TINY
 
 
 class ReferenceMLP(nn.Module):

@@ -13,8 +13,9 @@ from emozoo.errors import WeightsError
 from emozoo.taxonomy import EXTRA_HEAD_SLUGS, SLUGS
 from emozoo.zoo.empathic import SIZES, load_empathic_insight
 from emozoo.zoo.neutral import neutral_means_from_outputs, read_neutral_means, write_neutral_means
+from tests.conftest import HF_TINY
 
-from .conftest import HF_TINY, release_files, write_release
+from .conftest import release_files, write_release
 
 
 def _raw(refs, x, slugs=SLUGS):
