@@ -51,6 +51,8 @@ def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
     run_dir = tmp_path / "runs" / "smoke" / "version_0"
     for name in ("report.md", "spearman_per_emotion.png", "kappa_by_group.png", "config.yaml"):
         assert (run_dir / name).is_file()
+    events = list(run_dir.rglob("events.out.tfevents.*"))  # TensorBoard
+    assert events and all(e.stat().st_size > 0 for e in events), events
     ckpts = tmp_path / "ckpt" / "smoke" / "version_0"
     for stage in ("pretrain-big", "finetune-binary"):
         assert (ckpts / stage / "final.ckpt").is_file() and (ckpts / stage / "last.ckpt").is_file()
@@ -60,3 +62,22 @@ def test_tiny_run_writes_report_checkpoints_and_model(tiny_data, tmp_path):
     )
     out = model(torch.randn(2, *model.data_config.input_size))
     assert out["intensity"].shape == (2, 40)
+
+
+def test_shards_cli_defaults_are_the_demo_configs():
+    """`emozoo shards synthface` with no options writes the set `python train.py` generates and accepts as is."""
+    import inspect
+    from dataclasses import asdict
+
+    from emozoo.cli import build_parser
+    from emozoo.data.synthface import generate_synthface
+
+    argv = ["shards", "synthface"]
+    args = vars(build_parser(argv).parse_args(argv))
+    cfg = load_config()  # the demo: dataclass defaults + configs/default.yaml, as ensure_data reads them
+    generator = {k: p.default for k, p in inspect.signature(generate_synthface).parameters.items()}
+    expected = {**generator, **asdict(cfg.data.synthface)}
+    params = ("num_big", "num_binary", "num_hq_val", "num_hq_test", "image_size", "seed", "shard_size")
+    params += ("image_format", "num_raters", "raters_per_image")
+    assert {k: args[k] for k in params} == {k: expected[k] for k in params}
+    assert args["out"] == cfg.data.root

@@ -112,8 +112,15 @@ def test_fault_injection_skips_exactly_the_bad_samples(tmp_path):
     assert any(k.startswith("trunc-") for k in seen)
     assert any(m.startswith("shard ") and "test-000003.tar" in m for m in messages)
     reasons = " ".join(messages)
-    for needle in ("not a finite number in [0.0, 7.0]", "expected a list of 40", "unknown emotion", "missing json",
-                   "not valid JSON", "no image", "undecodable image"):
+    for needle in (
+        "not a finite number in [0.0, 7.0]",
+        "expected a list of 40",
+        "unknown emotion",
+        "missing json",
+        "not valid JSON",
+        "no image",
+        "undecodable image",
+    ):
         assert needle in reasons
 
 
