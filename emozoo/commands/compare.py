@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from emozoo.commands._args import add_experiment_args, split_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,13 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "backbone=NAME, then prints and writes a leaderboard of mean rho, kappa, alpha and throughput.",
     )
     p.add_argument("--backbones", required=True, help="comma-separated registry names (see `emozoo zoo backbones`)")
-    p.add_argument("args", nargs="*", metavar="EXPERIMENT|key=value")
+    add_experiment_args(p)
     p.add_argument("--out", default=None, help="leaderboard directory (default: runs/compare/<time>)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from emozoo.commands.train import split_args
     from emozoo.compare import compare_backbones, leaderboard_markdown
 
     experiment, overrides = split_args(args.args)

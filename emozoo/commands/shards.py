@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
+from dataclasses import asdict
+from typing import Any
 
-__all__ = ["register", "run_synthface"]
+__all__ = ["register", "run_synthface", "synthface_defaults"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,25 +40,59 @@ def _no_source(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def synthface_defaults() -> tuple[str, dict[str, Any]]:
+    """The output directory and generator parameters that ``python train.py`` (the demo config) uses.
+
+    ``data.root`` and ``data.synthface.*`` come from the resolved default config (the typed dataclasses, then
+    ``configs/default.yaml``), exactly as ``emozoo.recipes.ensure_data`` reads them; the generator parameters the
+    config does not expose (image format, rater panel) are ``generate_synthface``'s own defaults, which
+    ``ensure_data`` leaves in place too. Shards made with these defaults are the set train.py accepts as-is.
+    """
+    from emozoo.config import DataConfig, SynthFaceConfig, load_config
+    from emozoo.data.synthface import generate_synthface
+    from emozoo.errors import ConfigError
+
+    try:
+        data = load_config().data
+    except ConfigError:  # a broken configs/default.yaml must not break `emozoo --help`; train.py reports it
+        data = DataConfig()
+    params = {
+        name: p.default
+        for name, p in inspect.signature(generate_synthface).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    params.update(asdict(data.synthface or SynthFaceConfig()))
+    return data.root, params
+
+
 def _register_synthface(sources: argparse._SubParsersAction) -> None:
+    from emozoo.data.synthface import IMAGE_FORMATS
+
+    root, d = synthface_defaults()
     p = sources.add_parser(
         "synthface",
         help="generate the SynthFace synthetic benchmark",
         description="Generate SynthFace: procedural faces with hidden emotion intensities and simulated "
-        "Big-like (weak VLM), Binary-like and HQ-like (expert) labels, as WebDataset shards.",
+        "Big-like (weak VLM), Binary-like and HQ-like (expert) labels, as WebDataset shards. The defaults are "
+        "those of the demo config (data.root and data.synthface in configs/default.yaml), so the shards are the "
+        "set that `python train.py` expects.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="shards/synthface", help="output directory")
-    p.add_argument("--num-big", type=int, default=6000, help="images with Big-like weak VLM labels")
-    p.add_argument("--num-binary", type=int, default=3000, help="images with Binary-like yes/no labels")
-    p.add_argument("--num-hq-val", type=int, default=300, help="HQ-like validation images")
-    p.add_argument("--num-hq-test", type=int, default=1000, help="HQ-like test images")
-    p.add_argument("--image-size", type=int, default=128, help="image side in pixels")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed and options give identical shards")
-    p.add_argument("--shard-size", type=int, default=1000, help="samples per tar shard")
-    p.add_argument("--format", dest="image_format", choices=("jpg", "png", "webp"), default="jpg", help="image format")
-    p.add_argument("--num-raters", type=int, default=8, help="simulated experts in the panel")
-    p.add_argument("--raters-per-image", type=int, default=4, help="experts rating each HQ image")
+    p.add_argument("--out", default=root, help="output directory")
+    p.add_argument("--num-big", type=int, default=d["num_big"], help="images with Big-like weak VLM labels")
+    p.add_argument("--num-binary", type=int, default=d["num_binary"], help="images with Binary-like yes/no labels")
+    p.add_argument("--num-hq-val", type=int, default=d["num_hq_val"], help="HQ-like validation images")
+    p.add_argument("--num-hq-test", type=int, default=d["num_hq_test"], help="HQ-like test images")
+    p.add_argument("--image-size", type=int, default=d["image_size"], help="image side in pixels")
+    p.add_argument(
+        "--seed", type=int, default=d["seed"], help="random seed; same seed and options give identical shards"
+    )
+    p.add_argument("--shard-size", type=int, default=d["shard_size"], help="samples per tar shard")
+    p.add_argument(
+        "--format", dest="image_format", choices=IMAGE_FORMATS, default=d["image_format"], help="image format"
+    )
+    p.add_argument("--num-raters", type=int, default=d["num_raters"], help="simulated experts in the panel")
+    p.add_argument("--raters-per-image", type=int, default=d["raters_per_image"], help="experts rating each HQ image")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run_synthface)

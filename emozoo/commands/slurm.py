@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from emozoo.commands._args import add_experiment_args, split_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,10 +15,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="render an sbatch script from configs/cluster/*.yaml and submit it",
         description="Training arguments (EXPERIMENT and key=value) are checked here, before anything is submitted.",
     )
-    p.add_argument("args", nargs="*", metavar="EXPERIMENT|key=value", help="passed to train.py")
+    add_experiment_args(p, help="passed to train.py")
     p.add_argument("--cluster", default="default", help="name under configs/cluster/ or a YAML path")
-    p.add_argument("--set", dest="cluster_overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a cluster key, e.g. --set nodes=4 --set partition=booster")
+    p.add_argument(
+        "--set",
+        dest="cluster_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a cluster key, e.g. --set nodes=4 --set partition=booster",
+    )
     p.add_argument("--nodes", type=int, help="shorthand for --set nodes=N")
     p.add_argument("--dry-run", action="store_true", help="print the script, do not submit")
     p.add_argument("--out", default=None, help="where to write the script (default: logs/slurm/<job>-<time>.sbatch)")
@@ -24,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emozoo.commands.train import split_args
     from emozoo.config import load_config
     from emozoo.slurm import load_cluster, render_sbatch, submit
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from emozoo.commands._args import add_experiment_args, split_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,16 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Layered config: configs/default.yaml, then EXPERIMENT, then key=value overrides. "
         "With no arguments: the embedded SynthFace demo on the CPU.",
     )
-    p.add_argument("args", nargs="*", metavar="EXPERIMENT|key=value", help="experiment YAML (first) and overrides")
+    add_experiment_args(p, help="experiment YAML (first) and overrides")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=run)
-
-
-def split_args(args: list[str]) -> tuple[str | None, list[str]]:
-    """The experiment (first argument without '=') and the overrides."""
-    if args and "=" not in args[0]:
-        return args[0], list(args[1:])
-    return None, list(args)
 
 
 def run(args: argparse.Namespace) -> int:
