@@ -6,10 +6,12 @@ figure is left open, so this is safe inside training jobs and tests.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ["plot_kappa_boxes", "plot_spearman_bars"]
@@ -37,9 +39,13 @@ def plot_spearman_bars(report: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(x, emotions, rotation=75, ha="right", fontsize=7)
     ax.set_xlim(-0.6, len(emotions) - 0.4)
     ax.set_ylabel("Spearman ρ vs median rater")
+    # Title and legend each get their own row above the axes (constrained layout reserves the space of an
+    # "outside" figure legend), so neither overlaps the other or a bar, whatever the width or the model's name.
     ax.set_title("Per-emotion Spearman ρ (undefined emotions drawn at 0)", loc="left")
-    # above the axes, right of the title: no bar is ever hidden behind it
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(series), fontsize=8, frameon=False)
+    legend = fig.legend(loc="outside upper left", ncols=len(series), fontsize=8, frameon=False)
+    if legend.get_window_extent(FigureCanvasAgg(fig).get_renderer()).width > fig.bbox.width:  # a long model name
+        legend.remove()
+        fig.legend(loc="outside upper left", ncols=1, fontsize=8, frameon=False)
     fig.savefig(path, dpi=120)
     return path
 
@@ -55,7 +61,8 @@ def plot_kappa_boxes(report: dict[str, Any], path: Path) -> Path:
     labels, data = [], []
     for label, group in groups:
         vals = _values(group["values"])
-        labels.append(f"{label}\n(n={int(np.sum(~np.isnan(vals)))})")
+        # wrapped to the width of one box (~2 in), so a long model name cannot run into its neighbours' labels
+        labels.append(textwrap.fill(label, width=22) + f"\n(n={int(np.sum(~np.isnan(vals)))})")
         data.append(vals[~np.isnan(vals)])
     fig = Figure(figsize=(6.0, 4.5), layout="constrained")
     ax = fig.add_subplot()
