@@ -1,7 +1,11 @@
 """Lightning training throughput vs a hand-written PyTorch loop: same model, data, optimizer and precision.
 
     python bench/train.py [--backbone cnn-tiny] [--steps 60] [--warmup 5] [--batch 64] [--size 64] [--rounds 5]
-                          [--threads 1]
+                          [--threads 1] [--device cpu|cuda] [--freeze none|all|last_n_blocks=N] [--peak-tflops X]
+
+    # the H100 figures (issue #7): SigLIP2-so400m at 384 px, frozen encoder and full fine-tune
+    python bench/train.py --device cuda --backbone siglip2-so400m-16-384 --size 384 --batch 64 --freeze all
+    python bench/train.py --device cuda --backbone siglip2-so400m-16-384 --size 384 --batch 32 --freeze none
 
 The Lightning side is the real thing users run: ``EmotionModule`` (masked losses, per-step logging, bad-sample
 accounting, AdamW with weight-decay groups, warm-up + cosine schedule) under ``L.Trainer`` with bf16-mixed
@@ -10,6 +14,11 @@ PyTorch: bf16 autocast on the CPU, the same ``total_loss``, AdamW, clipping. Bot
 batches, so the ratio is the cost of the framework alone. Steady-state images/s are timed after ``--warmup``
 steps (allocator and first-call costs), in alternating rounds so that machine noise hits both alike; the ratio is
 the median of the paired rounds' ratios. Goal >= 0.95.
+
+Model FLOPs utilisation (MFU): the FLOPs of one training step are counted by ``torch.utils.flop_counter`` on the
+real model (forward, and backward through what is trainable: a frozen encoder costs its forward only), times the
+steady-state steps/s, over the card's dense bf16 peak (known for H100/H200/A100 by name, else ``--peak-tflops``).
+Weights are random (no download); speed does not depend on them.
 
 One torch thread by default: on a shared machine a descheduled OpenMP thread stalls every operator, which made
 single rounds 3x slower at random with two threads here (see bench/README.md).
@@ -27,6 +36,7 @@ import lightning as L
 import torch
 
 import emozoo
+from emozoo.finetune import apply_freeze
 from emozoo.losses import total_loss
 from emozoo.module import EmotionModule
 
@@ -57,42 +67,68 @@ def batches(n: int, batch: int, size: int) -> list[dict]:
     return out
 
 
-def hand_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float) -> float:
+PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.4, "H200": 989.4, "A100": 312.0}  # dense, no sparsity
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_flops(model: torch.nn.Module, batch: dict, device: str) -> float:
+    """FLOPs of one training step (forward + backward of the trainable part), counted on the real model."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with torch.autocast(device, dtype=torch.bfloat16):
+            out = model(batch["image"])
+        total_loss(out, batch, WEIGHTS)["loss"].backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def hand_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu") -> float:
     """Steady-state images/s of a plain PyTorch loop over ``data`` (the first ``warmup`` steps untimed)."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     model.train()
     start = None
     for step, batch in enumerate(data):
         if step == warmup:
+            _sync(device)
             start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device, dtype=torch.bfloat16):
             out = model(batch["image"])
         loss = total_loss(out, batch, WEIGHTS)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+    _sync(device)
     return sum(b["num_samples"] for b in data[warmup:]) / (time.perf_counter() - start)
 
 
 class _Timer(L.Callback):
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, None, None
+    def __init__(self, warmup: int, device: str) -> None:
+        self.warmup, self.device, self.start, self.end = warmup, device, None, None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if batch_idx == self.warmup:
+            _sync(self.device)
             self.start = time.perf_counter()
 
     def on_train_end(self, trainer, pl_module):
+        _sync(self.device)
         self.end = time.perf_counter()
 
 
-def lightning_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float) -> float:
+def lightning_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu") -> float:
     """Steady-state images/s of ``EmotionModule`` under ``L.Trainer`` over ``data``."""
     module = EmotionModule(model, WEIGHTS, lr=lr)
-    timer = _Timer(warmup)
+    timer = _Timer(warmup, device)
     trainer = L.Trainer(
-        accelerator="cpu",
+        accelerator=device,
         devices=1,
         precision="bf16-mixed",
         max_steps=len(data),
@@ -117,28 +153,42 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64, help="image side")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--freeze", default="none", help="backbone freeze: none | all | last_n_blocks=N")
+    p.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak of the device, for MFU")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    data = batches(args.steps, args.batch, args.size)
+    data = [
+        {k: v.to(args.device) if torch.is_tensor(v) else v for k, v in b.items()}
+        for b in batches(args.steps, args.batch, args.size)
+    ]  # preloaded on the device: the loop, not the transfer, is measured
 
     def model() -> torch.nn.Module:
         torch.manual_seed(0)
-        return emozoo.create_model(args.backbone, backbone_args={"img_size": args.size})
+        m = emozoo.create_model(args.backbone, backbone_args={"img_size": args.size}).to(args.device)
+        apply_freeze(m.backbone, args.freeze)
+        return m
 
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {args.threads} thread(s)"
+    peak = args.peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    flops = step_flops(model(), data[0], args.device)
     print(
-        f"backbone={args.backbone} batch={args.batch} size={args.size} steps={args.steps} (warm-up {args.warmup}) "
-        f"threads={args.threads}, bf16 autocast on the CPU, {args.rounds} alternating rounds"
+        f"{name}: backbone={args.backbone} freeze={args.freeze} batch={args.batch} size={args.size} "
+        f"steps={args.steps} (warm-up {args.warmup}), bf16 autocast, {args.rounds} alternating rounds; "
+        f"{flops / args.batch / 1e9:.1f} GFLOPs per image per training step"
     )
     hand, light = [], []
     for r in range(args.rounds):
-        hand.append(hand_loop(model(), data, args.warmup, 1e-3))
-        light.append(lightning_loop(model(), data, args.warmup, 1e-3))
-        print(f"  round {r + 1}: hand-written {hand[-1]:7.1f} img/s, Lightning {light[-1]:7.1f} img/s")
+        hand.append(hand_loop(model(), data, args.warmup, 1e-3, args.device))
+        light.append(lightning_loop(model(), data, args.warmup, 1e-3, args.device))
+        print(f"  round {r + 1}: hand-written {hand[-1]:8.1f} img/s, Lightning {light[-1]:8.1f} img/s")
     ratio = statistics.median(lt / h for h, lt in zip(hand, light))
-    print(f"hand-written loop  {statistics.median(hand):8.1f} img/s (median)")
-    print(f"Lightning          {statistics.median(light):8.1f} img/s (median)")
+    for label, rates in (("hand-written loop", hand), ("Lightning", light)):
+        rate = statistics.median(rates)
+        mfu = f", MFU {rate / args.batch * flops / (peak * 1e12):.1%} of {peak:.0f} TFLOPS" if peak else ""
+        print(f"{label:18s} {rate:8.1f} img/s (median){mfu}")
     print(f"ratio Lightning/hand  {ratio:.3f}  (median of paired rounds; goal >= 0.95)")
 
 
