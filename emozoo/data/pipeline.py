@@ -19,6 +19,11 @@ Inputs. A sample's input is its image (decoded, then the backbone's transform) o
 ``emozoo embed`` (``emozoo.data.embeddings``), its cached embedding: the ``npy`` member, a float16 vector, given as
 ``batch["embedding"]`` (float32) instead of ``batch["image"]``. Targets come from the same ``json`` either way.
 
+Cost per sample. At small image sizes the fixed work around decoding is what limits a loader worker, so it is
+kept small: a fast tar reader (``emozoo.data.tario``), label checks and targets in numpy (``schema``), all targets
+of a batch in one tensor (``unpack_batch`` splits them in the main process), and image batches written into
+reusable shared-memory buffers (``batch_buffers``) instead of a fresh segment per batch. bench/data.py measures it.
+
 Bad samples (undecodable image or embedding, missing or invalid JSON, NaN/inf/out-of-range rating, wrong-length
 vector) are skipped and counted, and a truncated shard is reported by name; the counts travel inside the batches
 (``num_bad``, ``bad``) because workers are separate processes. ``EmotionModule`` stops the run when a training
@@ -27,6 +32,7 @@ epoch's bad fraction exceeds ``data.max_bad_fraction``, naming the shards involv
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -39,6 +45,7 @@ import webdataset as wds
 from PIL import Image
 from torchvision.transforms import v2 as T
 
+from emozoo.data.batch_buffers import BatchBuffers
 from emozoo.data.schema import BadSample, target_arrays, validate_labels
 from emozoo.data.tario import tar_samples
 
@@ -154,40 +161,29 @@ def split_transform(transform: Callable | None) -> tuple[Callable | None, Callab
 
 
 def _batched(
-    src: Iterator[dict[str, Any]], batch_size: int, partial: bool, log: _BadLog, batch_transform: Callable | None
+    src: Iterator[dict[str, Any]],
+    batch_size: int,
+    partial: bool,
+    log: _BadLog,
+    batch_transform: Callable | None,
+    buffers: BatchBuffers,
 ) -> Iterator[dict]:
     batch: list[dict[str, Any]] = []
     for sample in src:
         batch.append(sample)
         if len(batch) == batch_size:
-            yield _collate(batch, log, batch_transform)
+            yield _collate(batch, log, batch_transform, buffers)
             batch = []
     if batch and partial:
-        yield _collate(batch, log, batch_transform)
+        yield _collate(batch, log, batch_transform, buffers)
     elif log.items:  # bad samples at the very end still get reported, in an empty batch
         yield {"num_samples": 0, "num_bad": len(log.items), "bad": log.drain()}
 
 
-def _shared_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised tensor in shared memory inside a loader worker (ordinary memory elsewhere).
-
-    A worker's batch crosses to the main process through shared memory. Writing it there in the first place, as
-    ``default_collate`` does, saves copying every byte into shared memory again when the batch is sent.
-    """
-    if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    storage = torch.UntypedStorage._new_shared(math.prod(shape) * dtype.itemsize)
-    return torch.empty(0, dtype=dtype).set_(storage).view(shape)
-
-
-def _stack(name: str, tensors: list[torch.Tensor]) -> torch.Tensor:
-    if name != "image":  # small (embeddings): not worth a segment of their own
-        return torch.stack(tensors)
-    return torch.stack(tensors, out=_shared_empty((len(tensors), *tensors[0].shape), tensors[0].dtype))
-
-
-def _normalize_batch(images: torch.Tensor, batch_transform: Callable) -> torch.Tensor:
-    """``batch_transform(images)``, written straight into shared memory in the common case.
+def _normalize_batch(
+    images: torch.Tensor, batch_transform: Callable, buffers: BatchBuffers
+) -> tuple[torch.Tensor, tuple[int, int] | None]:
+    """``batch_transform(images)`` and its buffer slot, written straight into a worker's buffer in the common case.
 
     ``ToDtype(float32, scale=True)`` + ``Normalize`` on uint8 images are computed as torchvision computes them
     (convert, multiply by 1/255, subtract the mean, divide by the std; the same numbers, checked bitwise in the
@@ -203,20 +199,23 @@ def _normalize_batch(images: torch.Tensor, batch_transform: Callable) -> torch.T
         and steps[0].scale
         and isinstance(steps[1], T.Normalize)
     ):
-        return batch_transform(images)
-    out = _shared_empty(images.shape, torch.float32)
+        return batch_transform(images), None
+    out, slot = buffers.empty(images.shape, torch.float32)
     out.copy_(images).mul_(1.0 / 255)
     mean = torch.as_tensor(steps[1].mean, dtype=torch.float32).view(-1, 1, 1)
     std = torch.as_tensor(steps[1].std, dtype=torch.float32).view(-1, 1, 1)
-    return out.sub_(mean).div_(std)
+    return out.sub_(mean).div_(std), slot
 
 
-def _collate(batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callable | None = None) -> dict[str, Any]:
+def _collate(
+    batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callable | None, buffers: BatchBuffers
+) -> dict[str, Any]:
     """One batch dict from per-sample dicts, its targets packed into one tensor (``unpack_batch`` undoes it).
 
     Why pack: a loader worker hands each tensor of a batch to the main process as its own shared-memory segment
     and file descriptor, about 0.3 ms per tensor on this project's CPUs; seven target tensors cost as much as the
     image itself at small sizes. All targets travel as one float32 buffer, each target a contiguous block of it.
+    The image batch goes into one of the worker's reusable shared buffers (``BatchBuffers``).
     """
     out: dict[str, Any] = {"key": [s["key"] for s in batch]}
     layout, blocks = [], []
@@ -227,13 +226,19 @@ def _collate(batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callabl
             stacked = np.stack([s[name] for s in batch])
             layout.append((name, stacked.shape, str(stacked.dtype)))
             blocks.append(stacked.reshape(-1).astype(np.float32, copy=False))
-        else:
-            out[name] = _stack(name, [s[name] for s in batch])
+        elif name == "image" and batch_transform is not None:
+            out[name], out[BatchBuffers.KEY] = _normalize_batch(
+                torch.stack([s[name] for s in batch]), batch_transform, buffers
+            )
+        elif name == "image":
+            images = [s[name] for s in batch]
+            buf, out[BatchBuffers.KEY] = buffers.empty((len(images), *images[0].shape), images[0].dtype)
+            out[name] = torch.stack(images, out=buf)
+        else:  # embeddings: small
+            out[name] = torch.stack([s[name] for s in batch])
     if blocks:
         out["targets"] = torch.from_numpy(np.concatenate(blocks))
         out["targets_layout"] = tuple(layout)
-    if batch_transform is not None and "image" in out:
-        out["image"] = _normalize_batch(out["image"], batch_transform)
     bad = log.drain()
     out["num_samples"] = len(batch)
     out["num_bad"] = sum(1 for b in bad if not b.startswith("shard "))
@@ -241,12 +246,16 @@ def _collate(batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callabl
     return out
 
 
-def unpack_batch(batch: dict[str, Any]) -> dict[str, Any]:
+def unpack_batch(batch: dict[str, Any], buffers: BatchBuffers | None = None) -> dict[str, Any]:
     """A batch with its packed ``targets`` split back into named tensors (views; boolean masks as bool).
 
     ``make_loader`` applies it in the main process, so every consumer sees ``intensity``, ``intensity_mask``,
-    ``binary_yes``, ``binary_n``, ``distribution``, ``distribution_mask`` and (eval with raters) ``ratings``.
+    ``binary_yes``, ``binary_n``, ``distribution``, ``distribution_mask`` and (eval with raters) ``ratings``. It
+    also tells the pipeline's ``buffers`` which worker buffer the image batch occupies.
     """
+    slot = batch.pop(BatchBuffers.KEY, None)
+    if buffers is not None and "image" in batch:
+        buffers.received(batch["image"], slot)
     if "targets" not in batch:
         return batch
     packed = batch.pop("targets")
@@ -276,17 +285,19 @@ def train_pipeline(
     ``normalize=False``, images stay uint8 and the caller applies ``split_transform(transform)[1]`` to the batch
     (after moving it to the device: a quarter of the bytes cross from the workers).
     """
-    log = _BadLog()
+    log, buffers = _BadLog(), BatchBuffers()
     per_sample, per_batch = split_transform(transform)
     per_batch = per_batch if normalize else None
-    return wds.DataPipeline(
+    pipe = wds.DataPipeline(
         # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
         wds.ResampledShards(urls, seed=seed, deterministic=True),
         tar_samples(handler=log.shard_error),
         wds.shuffle(shuffle_buffer, initial=min(shuffle_buffer, 100)),
         lambda src: _samples(src, per_sample, targets, None, log, embeddings=embeddings),
-        lambda src: _batched(src, batch_size, partial=False, log=log, batch_transform=per_batch),
+        lambda src: _batched(src, batch_size, False, log, per_batch, buffers),
     ).with_epoch(batches_per_worker)
+    pipe.batch_buffers = buffers
+    return pipe
 
 
 def eval_pipeline(
@@ -303,17 +314,19 @@ def eval_pipeline(
 
     ``embeddings`` and ``normalize`` as in ``train_pipeline``.
     """
-    log = _BadLog()
+    log, buffers = _BadLog(), BatchBuffers()
     per_sample, per_batch = split_transform(transform)
     per_batch = per_batch if normalize else None
-    return wds.DataPipeline(
+    pipe = wds.DataPipeline(
         wds.SimpleShardList(urls),
         wds.split_by_node,
         wds.split_by_worker,
         tar_samples(handler=log.shard_error),
         lambda src: _samples(src, per_sample, targets, rater_index, log, with_image, embeddings),
-        lambda src: _batched(src, batch_size, partial=True, log=log, batch_transform=per_batch),
+        lambda src: _batched(src, batch_size, True, log, per_batch, buffers),
     )
+    pipe.batch_buffers = buffers
+    return pipe
 
 
 def batches_per_worker(num_samples: int, epochs: float, batch_size: int, world_size: int, num_workers: int) -> int:
@@ -331,4 +344,5 @@ def make_loader(pipeline: wds.DataPipeline, num_workers: int) -> torch.utils.dat
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,
     )
-    return loader.map(unpack_batch)  # in the main process, after the workers' batches arrive
+    # In the main process, as each batch arrives from the workers.
+    return loader.map(functools.partial(unpack_batch, buffers=getattr(pipeline, "batch_buffers", None)))
