@@ -49,10 +49,14 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax = fig.subplots()
     names = [r["backbone"] for r in rows]
     means = [r.get("mean_spearman") or 0.0 for r in rows]
-    lo = [m - (r["spearman_ci"][0] if r.get("spearman_ci") and r["spearman_ci"][0] is not None else m)
-          for m, r in zip(means, rows)]
-    hi = [(r["spearman_ci"][1] if r.get("spearman_ci") and r["spearman_ci"][1] is not None else m) - m
-          for m, r in zip(means, rows)]
+    lo = [
+        m - (r["spearman_ci"][0] if r.get("spearman_ci") and r["spearman_ci"][0] is not None else m)
+        for m, r in zip(means, rows)
+    ]
+    hi = [
+        (r["spearman_ci"][1] if r.get("spearman_ci") and r["spearman_ci"][1] is not None else m) - m
+        for m, r in zip(means, rows)
+    ]
     ax.bar(names, means, yerr=[lo, hi], capsize=4, color="#3b75af", label="model (95% CI)")
     loo = [r.get("raters_loo_mean_spearman") for r in rows if r.get("raters_loo_mean_spearman") is not None]
     if loo:
@@ -67,8 +71,9 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def compare_backbones(backbones: list[str], experiment: str | None, overrides: list[str],
-                      out_dir: str | Path | None = None) -> dict[str, Any]:
+def compare_backbones(
+    backbones: list[str], experiment: str | None, overrides: list[str], out_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Run ``experiment`` once per backbone and write the leaderboard; returns ``{"rows", "files"}``.
 
     All configs are validated before the first run starts, so a typo in the last backbone name fails at once.

@@ -240,8 +240,10 @@ def load_config(experiment: str | None = None, overrides: list[str] | None = Non
 
 def _check_values(cfg: ExperimentConfig) -> None:
     if not cfg.stages and not cfg.init_from and not cfg.backbone.pretrained:
-        raise ConfigError("stages is empty and there are no weights to evaluate: give a training stage, "
-                          "init_from=MODEL_DIR or backbone.pretrained=...")
+        raise ConfigError(
+            "stages is empty and there are no weights to evaluate: give a training stage, "
+            "init_from=MODEL_DIR or backbone.pretrained=..."
+        )
     known = {"weak", "binary", "ratings"}
     for i, stage in enumerate(cfg.stages):
         bad = [t for t in stage.targets if t not in known]

@@ -168,7 +168,7 @@ class PerEmotionHead(EmotionHead):
         raw = torch.stack([h(x) for h in self.heads], dim=-1).float()
         intensity = raw + (raw.clamp(0.0, MAX_INTENSITY) - raw).detach()
         # Map the 0-7 score to the logit scale the presence calibration expects (7 * sigmoid(logit) = score).
-        p = (raw.detach().clamp(1e-3, MAX_INTENSITY - 1e-3) / MAX_INTENSITY)
+        p = raw.detach().clamp(1e-3, MAX_INTENSITY - 1e-3) / MAX_INTENSITY
         logits = torch.log(p / (1 - p)) + (raw - raw.detach()) / MAX_INTENSITY
         out = {"raw": raw, "logits": logits, "intensity": intensity}
         out["presence_logits"] = self.presence_scale * logits + self.presence_bias

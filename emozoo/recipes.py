@@ -65,8 +65,9 @@ def build_model(cfg: ExperimentConfig) -> EmotionModel:
     )
     if model.backbone is not None and cfg.backbone.crop_pct is not None:
         # Part of the model's preprocessing, so it is saved with the model and `emozoo predict` applies it too.
-        model.backbone.data_config = replace(model.backbone.data_config, crop_pct=cfg.backbone.crop_pct,
-                                             crop_mode="center")
+        model.backbone.data_config = replace(
+            model.backbone.data_config, crop_pct=cfg.backbone.crop_pct, crop_mode="center"
+        )
         model.config["crop_pct"] = cfg.backbone.crop_pct
     if model.backbone is not None:
         apply_freeze(model.backbone, cfg.backbone.freeze)
@@ -96,8 +97,10 @@ def load_weights(model: EmotionModel, source: str) -> None:
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or shapes:
-        raise WeightsError(f"init_from={source}: does not match the configured model: missing {missing[:3]}, "
-                           f"unexpected {unexpected[:3]}, shape mismatches {shapes[:3]}")
+        raise WeightsError(
+            f"init_from={source}: does not match the configured model: missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}, shape mismatches {shapes[:3]}"
+        )
     model.load_state_dict(state)
 
 
@@ -106,8 +109,13 @@ def _version(cfg: ExperimentConfig) -> str:
         return cfg.version
     base = Path(cfg.checkpoint_dir) / cfg.name
     runs = Path(cfg.run_dir) / cfg.name
-    nums = [int(m.group(1)) for d in (base, runs) if d.is_dir() for p in d.iterdir()
-            if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    nums = [
+        int(m.group(1))
+        for d in (base, runs)
+        if d.is_dir()
+        for p in d.iterdir()
+        if (m := re.fullmatch(r"version_(\d+)", p.name))
+    ]
     if cfg.resume == "auto" and nums:
         return f"version_{max(nums)}"
     return f"version_{max(nums) + 1 if nums else 0}"
@@ -173,8 +181,14 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
     )
 
 
-def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, run_dir: Path, ckpt_dir: Path,
-               resume_from: str | None) -> float | None:
+def _fit_stage(
+    cfg: ExperimentConfig,
+    model: EmotionModel,
+    stage: StageConfig,
+    run_dir: Path,
+    ckpt_dir: Path,
+    resume_from: str | None,
+) -> float | None:
     """Train one stage; returns its training throughput (images/s over all ranks), None if it was skipped."""
     final = ckpt_dir / "final.ckpt"
     module = _module(cfg, model, stage.lr)
@@ -188,8 +202,15 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
     logger = TensorBoardLogger(run_dir, name="", version=stage.name, default_hp_metric=False)
     every = cfg.trainer.checkpoint_every_n_steps or None
     callbacks = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", save_last=True, every_n_train_steps=every,
-                        save_top_k=1, monitor="step", mode="max"),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="step-{step}",
+            save_last=True,
+            every_n_train_steps=every,
+            save_top_k=1,
+            monitor="step",
+            mode="max",
+        ),
         PruneHPCCheckpoints(ckpt_dir),
     ]
     if cfg.optim.ema_decay and not cfg.trainer.fast_dev_run:
@@ -207,8 +228,10 @@ def _fit_stage(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig, r
         ckpt_path = str(newest) if newest else None
     elif resume_from:
         ckpt_path = resume_from
-    print(f"[emozoo] stage '{stage.name}': {stage.data}/{stage.split}, targets={list(stage.targets)}, "
-          f"{trainer.fit_loop.max_steps} steps" + (f", resuming from {ckpt_path}" if ckpt_path else ""))
+    print(
+        f"[emozoo] stage '{stage.name}': {stage.data}/{stage.split}, targets={list(stage.targets)}, "
+        f"{trainer.fit_loop.max_steps} steps" + (f", resuming from {ckpt_path}" if ckpt_path else "")
+    )
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if not cfg.trainer.fast_dev_run:
         trainer.save_checkpoint(final)

@@ -75,8 +75,14 @@ def test_bad_training_args_fail_before_submission(tmp_path, monkeypatch, capsys)
 
 def test_slurm_environment_gives_the_ranks(monkeypatch):
     env = {
-        "SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2", "SLURM_PROCID": "3",
-        "SLURM_LOCALID": "1", "SLURM_NODEID": "1", "SLURM_NODELIST": "node[07-08]", "SLURM_JOB_ID": "98765",
+        "SLURM_NTASKS": "4",
+        "SLURM_NTASKS_PER_NODE": "2",
+        "SLURM_NNODES": "2",
+        "SLURM_PROCID": "3",
+        "SLURM_LOCALID": "1",
+        "SLURM_NODEID": "1",
+        "SLURM_NODELIST": "node[07-08]",
+        "SLURM_JOB_ID": "98765",
         "SLURM_JOB_NAME": "emozoo",
     }
     for k, v in env.items():
@@ -97,13 +103,30 @@ def test_script_runs_two_simulated_nodes(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_NODES", "2")
     monkeypatch.setenv("FAKE_TASKS_PER_NODE", "1")
     monkeypatch.setenv("MASTER_PORT", str(29500 + os.getpid() % 1000))
-    c = load_cluster("default", ["nodes=2", "gpus_per_node=1", "accelerator=cpu", "setup=[]",
-                                 f"python={sys.executable}", f"log_dir={tmp_path / 'slurm-logs'}"])
+    c = load_cluster(
+        "default",
+        [
+            "nodes=2",
+            "gpus_per_node=1",
+            "accelerator=cpu",
+            "setup=[]",
+            f"python={sys.executable}",
+            f"log_dir={tmp_path / 'slurm-logs'}",
+        ],
+    )
     args = [
-        "configs/experiment/smoke.yaml", f"data.root={tiny_data}", "data.synthface=null", "data.num_workers=0",
-        "data.batch_size=4", "data.eval_batch_size=4", f"run_dir={tmp_path / 'runs'}",
-        f"checkpoint_dir={tmp_path / 'ckpt'}", "trainer.enable_progress_bar=false", "eval.n_bootstrap=10",
-        "trainer.precision=32-true", "version=job",
+        "configs/experiment/smoke.yaml",
+        f"data.root={tiny_data}",
+        "data.synthface=null",
+        "data.num_workers=0",
+        "data.batch_size=4",
+        "data.eval_batch_size=4",
+        f"run_dir={tmp_path / 'runs'}",
+        f"checkpoint_dir={tmp_path / 'ckpt'}",
+        "trainer.enable_progress_bar=false",
+        "eval.n_bootstrap=10",
+        "trainer.precision=32-true",
+        "version=job",
     ]
     script = tmp_path / "job.sbatch"
     script.write_text(render_sbatch(c, args, workdir=REPO))

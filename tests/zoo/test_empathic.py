@@ -25,8 +25,11 @@ def test_golden_postprocessing_reproduces_ferd(emonet_dir, tmp_path):
     assert len(rows) == 152
     # The neutral mean of each head is raw - mean_subtracted; it must be one constant per head.
     diffs = torch.tensor(
-        [[r["results"][f"model_{s}_best"]["raw"] - r["results"][f"model_{s}_best"]["mean_subtracted"] for s in SLUGS]
-         for r in rows], dtype=torch.float64
+        [
+            [r["results"][f"model_{s}_best"]["raw"] - r["results"][f"model_{s}_best"]["mean_subtracted"] for s in SLUGS]
+            for r in rows
+        ],
+        dtype=torch.float64,
     )
     assert (diffs.max(0).values - diffs.min(0).values).max() < 1e-6
     means_file = tmp_path / "neutral_means.json"
