@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-
-import pytest
 
 from emozoo.backbones import list_backbones
 from emozoo.cli import main
@@ -35,12 +32,6 @@ def test_backbones_json_and_pattern(capsys):
 def test_backbones_no_match(capsys):
     assert main(["zoo", "backbones", "resnet-*"]) == 2
     assert "no backbone matches" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(importlib.util.find_spec("emozoo.zoo.manifest") is not None, reason="the manifest exists")
-def test_list_hook_says_not_implemented(capsys):
-    assert main(["zoo", "list"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
 
 
 def test_zoo_without_subcommand_prints_help(capsys):
