@@ -103,6 +103,23 @@ def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return put
 
 
+def tiny_run_overrides(root: Path, tmp_path: Path, precision: str = "bf16-mixed") -> list[str]:
+    """Config overrides that run any experiment on a tiny shard root in-process, writing under ``tmp_path``."""
+    return [
+        f"data.root={root}",
+        "data.synthface=null",
+        "data.num_workers=0",
+        "data.batch_size=8",
+        "data.eval_batch_size=8",
+        "data.shuffle_buffer=8",
+        f"run_dir={tmp_path / 'runs'}",
+        f"checkpoint_dir={tmp_path / 'ckpt'}",
+        "trainer.enable_progress_bar=false",
+        f"trainer.precision={precision}",
+        "eval.n_bootstrap=20",
+    ]
+
+
 def fake_labels(rng: np.random.Generator, raters: list[str], kind: str) -> dict:
     """Schema-valid labels for one image: ``kind`` is ratings | weak | binary."""
     from emozoo.taxonomy import NAMES

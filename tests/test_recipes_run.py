@@ -17,6 +17,7 @@ import pytest
 
 from emozoo.config import load_config
 from emozoo.recipes import build_model, run_experiment
+from tests.conftest import tiny_run_overrides
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = sorted(p for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -30,23 +31,8 @@ TINY_ENCODER = [
 
 
 def _overrides(root: Path, tmp_path: Path) -> list[str]:
-    return [
-        *TINY_ENCODER,
-        f"data.root={root}",
-        "data.synthface=null",
-        "data.num_workers=0",
-        "data.batch_size=8",
-        "data.eval_batch_size=8",
-        "data.shuffle_buffer=8",
-        f"run_dir={tmp_path / 'runs'}",
-        f"checkpoint_dir={tmp_path / 'ckpt'}",
-        "trainer.enable_progress_bar=false",
-        "trainer.precision=bf16-mixed",
-        "trainer.devices=1",
-        "trainer.strategy=auto",
-        "trainer.num_nodes=1",
-        "eval.n_bootstrap=10",
-    ]
+    single = ["trainer.devices=1", "trainer.strategy=auto", "trainer.num_nodes=1", "eval.n_bootstrap=10"]
+    return [*TINY_ENCODER, *tiny_run_overrides(root, tmp_path), *single]
 
 
 @pytest.mark.slow

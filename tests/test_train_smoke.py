@@ -11,26 +11,11 @@ import torch
 import emozoo
 from emozoo.config import load_config
 from emozoo.recipes import run_experiment
+from tests.conftest import tiny_run_overrides
 
 
 def _cfg(root, tmp_path, *extra):
-    return load_config(
-        "smoke",
-        [
-            f"data.root={root}",
-            "data.synthface=null",
-            "data.num_workers=0",
-            "data.batch_size=8",
-            "data.eval_batch_size=8",
-            "data.shuffle_buffer=8",
-            f"run_dir={tmp_path / 'runs'}",
-            f"checkpoint_dir={tmp_path / 'ckpt'}",
-            "trainer.enable_progress_bar=false",
-            "trainer.precision=bf16-mixed",
-            "eval.n_bootstrap=20",
-            *extra,
-        ],
-    )
+    return load_config("smoke", [*tiny_run_overrides(root, tmp_path), *extra])
 
 
 def test_fast_dev_run(tiny_data, tmp_path):

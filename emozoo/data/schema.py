@@ -128,12 +128,7 @@ def target_arrays(
 def derive_targets(
     labels: dict[str, Any], targets: Sequence[str] = TARGETS, rater_index: dict[str, int] | None = None
 ) -> dict[str, torch.Tensor]:
-    """Training targets for one validated sample.
-
-    Args:
-        labels: the output of ``validate_labels``.
-        targets: which label fields may drive the loss (a stage trains on some of them).
-        rater_index: rater id to row of the dense ``ratings`` tensor; None leaves ``ratings`` out.
+    """Training targets for one validated sample, as tensors (arguments as in ``target_arrays``).
 
     Returns:
         ``intensity`` (40,) float, ``intensity_mask`` (40,) bool, ``binary_yes`` (40,) fraction of yes answers,

@@ -18,7 +18,7 @@ from emozoo.data.pipeline import decode_image, eval_pipeline, make_loader
 from emozoo.data.shardset import find_shards
 from emozoo.errors import DataError
 from emozoo.recipes import build_model, run_experiment
-from tests.conftest import _png, write_tar
+from tests.conftest import _png, tiny_run_overrides, write_tar
 
 SUBSETS = {"big": ["train"], "binary": ["train"], "hq": ["val", "test"]}
 
@@ -53,22 +53,8 @@ def test_embedding_batches_carry_the_same_targets_as_image_batches(tiny_data, em
 
 def test_head_trained_on_the_cache_gives_the_full_models_outputs(tiny_data, tmp_path):
     emb_root = tmp_path / "emb"
-    cfg = load_config(
-        "smoke",
-        [
-            f"data.root={emb_root}",  # a root of embedding shard sets is recognised by their manifests
-            "data.synthface=null",
-            "data.num_workers=0",
-            "data.batch_size=8",
-            "data.eval_batch_size=8",
-            "data.shuffle_buffer=8",
-            f"run_dir={tmp_path / 'runs'}",
-            f"checkpoint_dir={tmp_path / 'ckpt'}",
-            "trainer.enable_progress_bar=false",
-            "eval.n_bootstrap=20",
-            "trainer.precision=32-true",
-        ],
-    )
+    # A root of embedding shard sets is recognised by their manifests.
+    cfg = load_config("smoke", tiny_run_overrides(emb_root, tmp_path, precision="32-true"))
     torch.manual_seed(cfg.seed)  # as run_experiment seeds before it builds the model: the same random init
     backbone = build_model(cfg).backbone
     for subset, splits in SUBSETS.items():
