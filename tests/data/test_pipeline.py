@@ -130,3 +130,17 @@ def test_missing_and_empty_shard_dirs_explain_what_to_do(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no 'train-\\*.tar' shards"):
         find_shards(tmp_path, "empty", "train")
+
+
+def test_training_stream_is_a_function_of_the_seed(tmp_path):
+    make_shard_set(tmp_path, "train", 60, 6, kind="weak")
+    shards = find_shards(tmp_path.parent, tmp_path.name, "train")
+
+    def keys(seed: int) -> list[str]:
+        pipe = train_pipeline(shards.urls, TRANSFORM, 4, 6, ["weak"], shuffle_buffer=20, seed=seed)
+        return _keys(make_loader(pipe, num_workers=2))
+
+    first = keys(0)
+    assert len(first) == 2 * 6 * 4
+    assert keys(0) == first  # the same seed: the same samples in the same order
+    assert keys(1) != first
