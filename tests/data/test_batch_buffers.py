@@ -38,7 +38,7 @@ def _reference(urls, transform) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("normalize", [True, False], ids=["float-batches", "uint8-batches"])
 def test_batches_kept_by_the_consumer_are_never_overwritten(tmp_path, slots_seen, normalize):
-    make_shard_set(tmp_path, "test", 96, 12)  # 8 shards, 2 workers: 12 batches of 4 per worker, 8 slots each
+    make_shard_set(tmp_path, "test", 96, 12)  # 8 shards, 2 workers: 12 batches of 4 per worker
     urls = find_shards(tmp_path.parent, tmp_path.name, "test").urls
     transform = create_transform(CFG) if normalize else split_transform(create_transform(CFG))[0]
     kept = list(make_loader(eval_pipeline(urls, transform, 4, normalize=normalize), num_workers=2))
@@ -47,7 +47,8 @@ def test_batches_kept_by_the_consumer_are_never_overwritten(tmp_path, slots_seen
         for key, image in zip(batch["key"], batch["image"]):
             assert torch.equal(image, reference[key]), key
     used = [s for s in slots_seen if s is not None]
-    assert len(used) == 2 * 8  # every slot used once, then fresh segments: none was taken back while held
+    # Every slot used once, then fresh segments: none was taken back while its batch was held.
+    assert len(used) == 2 * BatchBuffers().slots
     assert max(Counter(used).values()) == 1
 
 
@@ -64,7 +65,7 @@ def test_buffers_are_reused_once_the_consumer_drops_its_batches(tmp_path, slots_
     assert n == 96
     used = [s for s in slots_seen if s is not None]
     assert max(Counter(used).values()) > 1  # a slot came back
-    assert len(set(used)) <= 2 * 8
+    assert len(set(used)) <= 2 * BatchBuffers().slots
 
 
 def test_outside_a_worker_batches_are_ordinary_memory():
