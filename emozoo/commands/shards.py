@@ -93,7 +93,7 @@ def _register_synthface(sources: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--num-raters", type=int, default=d["num_raters"], help="simulated experts in the panel")
     p.add_argument("--raters-per-image", type=int, default=d["raters_per_image"], help="experts rating each HQ image")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes; None: min(2, CPU count)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run_synthface)
 
