@@ -65,10 +65,39 @@ def _content_end(data: bytes) -> int:
     return last.offset_data + last.size
 
 
-def test_a_stream_without_end_blocks_ends_cleanly():
+def test_a_shard_cut_between_members_is_reported_after_its_members():
     data = _tar(tarfile.GNU_FORMAT, extras=False)
     end = _content_end(data)
-    assert list(iter_tar(io.BytesIO(data[: end + (-end) % 512]))) == _reference(data)
+    got = []
+    with pytest.raises(tarfile.ReadError, match="no end-of-archive marker"):
+        for member in iter_tar(io.BytesIO(data[: end + (-end) % 512])):
+            got.append(member)
+    assert got == _reference(data)  # every member before the cut still comes out
+
+
+def test_an_empty_file_is_an_error():
+    with pytest.raises(tarfile.ReadError, match="empty file"):
+        list(iter_tar(io.BytesIO(b"")))
+
+
+@pytest.mark.parametrize("record", [b"0 path=x\n", b"-5 path=x\n", b"99 path=x\n", b"12 pathx\n", b"zz path=x\n"])
+def test_a_corrupt_pax_record_is_an_error_not_a_hang(record):
+    pax = tarfile.TarInfo("PaxHeaders/x")
+    pax.type = tarfile.XHDTYPE
+    pax.size = len(record)
+    buf = io.BytesIO()
+    buf.write(pax.tobuf(tarfile.USTAR_FORMAT))
+    buf.write(record + b"\0" * (-len(record) % 512))
+    buf.write(b"\0" * 1024)
+    with pytest.raises(tarfile.ReadError, match="corrupt pax header"):
+        list(iter_tar(io.BytesIO(buf.getvalue())))
+
+
+def test_compressed_shards_are_read_through_tarfile():
+    import gzip
+
+    data = _tar(tarfile.GNU_FORMAT, extras=False)
+    assert list(iter_tar(io.BytesIO(gzip.compress(data)))) == _reference(data)
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.7, 0.999])
@@ -98,3 +127,29 @@ def test_samples_equal_webdatasets_own_reader(tmp_path):
     theirs = list(wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples()))
     assert len(ours) == 17
     assert ours == theirs
+
+
+def test_metadata_members_are_skipped_as_webdataset_does(tmp_path):
+    members = {"__meta__": b"m", "__meta__/x.json": b"{}", "__a.json": b"{}", "__a.jpg": b"j", "b.json": b"{}"}
+    path = tmp_path / "shard.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    ours = list(wds.DataPipeline(wds.SimpleShardList([str(path)]), tar_samples(handler=wds.reraise_exception)))
+    theirs = list(wds.DataPipeline(wds.SimpleShardList([str(path)]), wds.tarfile_to_samples()))
+    assert ours == theirs
+    assert [s["__key__"] for s in ours] == ["__a", "b"]
+
+
+def test_a_failing_pipe_is_reported_through_the_handler(tmp_path):
+    make_shard_set(tmp_path, "train", 4, 4)
+    shard = find_shards(tmp_path.parent, tmp_path.name, "train").urls[0]
+    errors = []
+    url = f"pipe:cat {shard}; exit 3"
+    samples = list(
+        wds.DataPipeline(wds.SimpleShardList([url]), tar_samples(handler=lambda e: errors.append(e) or True))
+    )
+    assert len(samples) == 4  # the shard's samples were read before the command's failure showed
+    assert errors and url in errors[0].args
