@@ -171,6 +171,7 @@ class EmotionDataModule(L.LightningDataModule):
             self.seed,
             embeddings=shards.embedding is not None,
             normalize=not self._normalize_on_device(),
+            start_epoch=self.trainer.current_epoch if self.trainer is not None else 0,  # resumed: go on from there
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
         return self._keep(make_loader(pipe.with_length(per_worker * workers), self.num_workers))

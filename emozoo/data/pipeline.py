@@ -254,6 +254,7 @@ def unpack_batch(batch: dict[str, Any], buffers: BatchBuffers | None = None) -> 
     ``binary_yes``, ``binary_n``, ``distribution``, ``distribution_mask`` and (eval with raters) ``ratings``. It
     also tells the pipeline's ``buffers`` which worker buffer the image batch occupies.
     """
+    batch.pop("__key__", None)  # WebDataset's map adds it to every item; a batch has "key" (a list) instead
     slot = batch.pop(BatchBuffers.KEY, None)
     if buffers is not None and "image" in batch:
         buffers.received(batch["image"], slot)
@@ -264,26 +265,39 @@ def unpack_batch(batch: dict[str, Any], buffers: BatchBuffers | None = None) -> 
     for name, shape, dtype in batch.pop("targets_layout"):
         size = math.prod(shape)
         view = packed[offset : offset + size].view(shape)
-        batch[name] = view.bool() if dtype == "bool" else view
+        batch[name] = view if dtype == "float32" else view.to(getattr(torch, dtype))
         offset += size
     return batch
 
 
+def _stream_seed(seed: int, purpose: int, epoch: int | None = None) -> int:
+    """A 31-bit seed for (seed, rank, loader worker[, epoch]) and a purpose (0: shard draws, 1: shuffle).
+
+    Hashed (``SeedSequence``), not a linear mix such as WebDataset's ``make_seed``, under which worker ``w`` at
+    epoch ``e + 31`` drew exactly what worker ``w + 1`` drew at epoch ``e``; and a separate purpose, so the shard
+    draws and the shuffle do not consume one random sequence in lockstep.
+    """
+    rank, _, worker, _ = wds.utils.pytorch_worker_info()
+    key = [seed % 2**63, rank, worker, purpose] + ([] if epoch is None else [epoch])
+    return int(np.random.SeedSequence(key).generate_state(1)[0]) & 0x7FFFFFFF
+
+
 class _SeededShuffle:
-    """``wds.shuffle`` seeded by (seed, rank, worker, epoch), as ``ResampledShards(deterministic=True)`` is.
+    """``wds.shuffle`` seeded by (seed, rank, worker, epoch), like the shard draws.
 
     Why: WebDataset seeds its shuffle buffer from the process id and the clock, so two runs with the same
     ``seed`` saw samples in different orders and ended a few hundredths of ρ apart. With this, the whole training
-    stream (shards and order) is a function of the seed; the loader interleaves its workers' batches in order.
+    stream (shards and order) is a function of the seed and the epoch; the loader interleaves its workers' batches
+    in order.
     """
 
-    def __init__(self, bufsize: int, initial: int, seed: int) -> None:
+    def __init__(self, bufsize: int, initial: int, seed: int, start_epoch: int = 0) -> None:
         self.bufsize, self.initial, self.seed = bufsize, initial, seed
-        self.epoch = -1  # per worker process: persistent workers run one iteration per epoch
+        self.epoch = start_epoch - 1  # per worker process: persistent workers run one iteration per epoch
 
     def __call__(self, src: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         self.epoch += 1
-        rng = random.Random(wds.utils.make_seed(wds.utils.pytorch_worker_seed(), self.epoch, self.seed))
+        rng = random.Random(_stream_seed(self.seed, 1, self.epoch))
         return wds.shuffle(self.bufsize, initial=self.initial, rng=rng)(src)
 
 
@@ -297,21 +311,25 @@ def train_pipeline(
     seed: int = 0,
     embeddings: bool = False,
     normalize: bool = True,
+    start_epoch: int = 0,
 ) -> wds.DataPipeline:
     """An endless resampled stream cut to ``batches_per_worker`` batches per worker and epoch.
 
     With ``embeddings``, samples carry cached embeddings (``batch["embedding"]``) and ``transform`` is unused. With
     ``normalize=False``, images stay uint8 and the caller applies ``split_transform(transform)[1]`` to the batch
-    (after moving it to the device: a quarter of the bytes cross from the workers).
+    (after moving it to the device: a quarter of the bytes cross from the workers). ``start_epoch``: the epoch the
+    first pass is (a resumed run continues with that epoch's shard draws and order, not the first epoch's).
     """
     log, buffers = _BadLog(), BatchBuffers()
     per_sample, per_batch = split_transform(transform)
     per_batch = per_batch if normalize else None
+    # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
+    shards = wds.ResampledShards(urls, seed=0, worker_seed=functools.partial(_stream_seed, seed, 0), deterministic=True)
+    shards.epoch = start_epoch - 1  # it adds 1 before each pass
     pipe = wds.DataPipeline(
-        # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
-        wds.ResampledShards(urls, seed=seed, deterministic=True),
+        shards,
         tar_samples(handler=log.shard_error),
-        _SeededShuffle(shuffle_buffer, initial=min(shuffle_buffer, 100), seed=seed),
+        _SeededShuffle(shuffle_buffer, initial=min(shuffle_buffer, 100), seed=seed, start_epoch=start_epoch),
         lambda src: _samples(src, per_sample, targets, None, log, embeddings=embeddings),
         lambda src: _batched(src, batch_size, False, log, per_batch, buffers),
     ).with_epoch(batches_per_worker)
@@ -354,9 +372,29 @@ def batches_per_worker(num_samples: int, epochs: float, batch_size: int, world_s
     return max(1, math.ceil(total_batches / (world_size * max(1, num_workers))))
 
 
+class _Loader(wds.WebLoader):
+    """``WebLoader`` that tells the pipeline's ``BatchBuffers`` when a new pass over the data starts."""
+
+    batch_buffers: BatchBuffers | None = None
+
+    def __iter__(self):
+        if self.batch_buffers is not None:
+            self.batch_buffers.new_pass()
+        return super().__iter__()
+
+
 def make_loader(pipeline: wds.DataPipeline, num_workers: int) -> torch.utils.data.DataLoader:
-    """A loader over an already-batched pipeline; workers persist so resampling seeds advance per epoch."""
-    loader = wds.WebLoader(
+    """A loader over an already-batched pipeline; workers persist so resampling seeds advance per epoch.
+
+    Raises:
+        ValueError: ``pipeline`` already feeds another loader (their workers would share buffer slots).
+    """
+    buffers = getattr(pipeline, "batch_buffers", None)
+    if buffers is not None:
+        if buffers.attached:
+            raise ValueError("this pipeline already feeds a loader; build a new pipeline for each loader")
+        buffers.attached = True
+    loader = _Loader(
         pipeline,
         batch_size=None,
         num_workers=num_workers,
@@ -364,4 +402,6 @@ def make_loader(pipeline: wds.DataPipeline, num_workers: int) -> torch.utils.dat
         prefetch_factor=4 if num_workers > 0 else None,
     )
     # In the main process, as each batch arrives from the workers.
-    return loader.map(functools.partial(unpack_batch, buffers=getattr(pipeline, "batch_buffers", None)))
+    loader = loader.map(functools.partial(unpack_batch, buffers=buffers))
+    loader.batch_buffers = buffers
+    return loader

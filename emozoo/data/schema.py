@@ -41,7 +41,10 @@ def _vector(value: Any, what: str, lo: float = 0.0, hi: float = 7.0) -> np.ndarr
     if not set(map(type, value)) <= _NUMBER_TYPES:
         v = next(v for v in value if type(v) not in _NUMBER_TYPES)
         raise BadSample(f"{what}: value {v!r} is not a finite number in [{lo}, {hi}]")
-    arr = np.array(value, dtype=np.float64)
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except OverflowError:  # a JSON integer beyond float64
+        raise BadSample(f"{what}: a value is not a finite number in [{lo}, {hi}]") from None
     ok = np.isfinite(arr) & (arr >= lo) & (arr <= hi)
     if not ok.all():
         v = value[int(np.argmin(ok))]

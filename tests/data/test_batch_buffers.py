@@ -72,3 +72,45 @@ def test_outside_a_worker_batches_are_ordinary_memory():
     buffers = BatchBuffers(slots=2)
     tensor, slot = buffers.empty((2, 3), torch.float32)
     assert slot is None and not tensor.is_shared()
+
+
+def _abandon_then_run(urls, transform, keep: bool, passes: int = 2) -> list[dict]:
+    """Stop a pass after two batches (keeping them or not), then run ``passes`` full passes; the early batches."""
+    loader = make_loader(eval_pipeline(urls, transform, 4), num_workers=2)
+    early = []
+    for batch in loader:
+        early.append(batch)
+        if len(early) == 2:
+            break  # the workers have prefetched more batches than this; the next pass drops them unseen
+    if not keep:
+        early.clear()
+    for _ in range(passes):
+        assert sum(len(b["key"]) for b in loader) == 96
+    return early
+
+
+def test_slots_of_an_abandoned_pass_come_back(tmp_path, slots_seen):
+    make_shard_set(tmp_path, "test", 96, 12)
+    urls = find_shards(tmp_path.parent, tmp_path.name, "test").urls
+    _abandon_then_run(urls, create_transform(CFG), keep=False, passes=2)
+    last_pass = slots_seen[-24:]  # 96 samples in batches of 4
+    assert last_pass.count(None) == 0  # every batch of the last pass found a free buffer
+
+
+def test_batches_kept_from_an_abandoned_pass_survive_the_next_passes(tmp_path):
+    make_shard_set(tmp_path, "test", 96, 12)
+    urls = find_shards(tmp_path.parent, tmp_path.name, "test").urls
+    transform = create_transform(CFG)
+    early = _abandon_then_run(urls, transform, keep=True)
+    reference = _reference(urls, transform)
+    for batch in early:
+        for key, image in zip(batch["key"], batch["image"]):
+            assert torch.equal(image, reference[key]), key
+
+
+def test_one_pipeline_feeds_one_loader(tmp_path):
+    make_shard_set(tmp_path, "test", 8, 4)
+    pipe = eval_pipeline(find_shards(tmp_path.parent, tmp_path.name, "test").urls, create_transform(CFG), 4)
+    make_loader(pipe, 0)
+    with pytest.raises(ValueError, match="build a new pipeline"):
+        make_loader(pipe, 0)

@@ -144,3 +144,31 @@ def test_training_stream_is_a_function_of_the_seed(tmp_path):
     assert len(first) == 2 * 6 * 4
     assert keys(0) == first  # the same seed: the same samples in the same order
     assert keys(1) != first
+
+
+def test_stream_seeds_never_repeat_across_ranks_workers_epochs(monkeypatch):
+    import webdataset as wds
+
+    from emozoo.data.pipeline import _stream_seed
+
+    seeds = set()
+    for rank in range(4):
+        for worker in range(8):
+            monkeypatch.setattr(wds.utils, "pytorch_worker_info", lambda r=rank, w=worker: (r, 4, w, 8))
+            for purpose in (0, 1):
+                seeds.update(_stream_seed(0, purpose, epoch) for epoch in range(64))
+    assert len(seeds) == 4 * 8 * 2 * 64  # WebDataset's linear mix gave worker w at epoch e+31 worker w+1's seed
+
+
+def test_a_resumed_run_continues_with_its_epochs_stream(tmp_path):
+    make_shard_set(tmp_path, "train", 60, 6, kind="weak")
+    shards = find_shards(tmp_path.parent, tmp_path.name, "train")
+
+    def passes(start_epoch: int, n: int) -> list[list[str]]:
+        pipe = train_pipeline(shards.urls, TRANSFORM, 4, 3, ["weak"], shuffle_buffer=20, start_epoch=start_epoch)
+        loader = make_loader(pipe, num_workers=0)
+        return [_keys(loader) for _ in range(n)]
+
+    fresh = passes(0, 3)
+    assert len({tuple(p) for p in fresh}) == 3  # each epoch draws its own stream
+    assert passes(2, 1)[0] == fresh[2]
