@@ -147,7 +147,9 @@ def test_a_failing_pipe_is_reported_through_the_handler(tmp_path):
     make_shard_set(tmp_path, "train", 4, 4)
     shard = find_shards(tmp_path.parent, tmp_path.name, "train").urls[0]
     errors = []
-    url = f"pipe:cat {shard}; exit 3"
+    # WebDataset's Pipe checks the exit status on every read; the sleep makes the failure show after the data,
+    # when the stream is closed (else it may surface mid-read, timing-dependent; both go to the handler).
+    url = f"pipe:cat {shard}; sleep 1; exit 3"
     samples = list(
         wds.DataPipeline(wds.SimpleShardList([url]), tar_samples(handler=lambda e: errors.append(e) or True))
     )
