@@ -1,12 +1,19 @@
-"""Arguments shared by the commands that run an experiment config (``train``, ``compare``, ``slurm``).
+"""Arguments shared by several commands.
 
-They all take ``[EXPERIMENT] [key=value ...]``: an optional experiment YAML (the first argument without ``=``)
-followed by dotted overrides, layered over configs/default.yaml by ``emozoo.config.load_config``.
+The commands that run an experiment config (``train``, ``compare``, ``slurm``) take ``[EXPERIMENT] [key=value ...]``:
+an optional experiment YAML (the first argument without ``=``) followed by dotted overrides, layered over
+configs/default.yaml by ``emozoo.config.load_config``. The commands that run a trained model (``predict``,
+``eval``) share ``--model``, the precisions and the default number of decoding workers.
+
+Nothing here imports torch, so that ``emozoo --help`` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+
+PRECISIONS = ("32", "bf16")  # as emozoo.inference.PRECISIONS
 
 EXPERIMENT_METAVAR = "EXPERIMENT|key=value"
 
@@ -21,3 +28,13 @@ def split_args(args: list[str]) -> tuple[str | None, list[str]]:
     if args and "=" not in args[0]:
         return args[0], list(args[1:])
     return None, list(args)
+
+
+def default_workers() -> int:
+    """Decoding workers: one per core left after the main process, at least one, at most 8."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def add_model_arg(parser: argparse.ArgumentParser) -> None:
+    """The required ``--model`` of the commands that run a trained model."""
+    parser.add_argument("--model", required=True, help="zoo name (emozoo zoo list), model folder or hf-hub:org/name")

@@ -10,13 +10,12 @@ release runs without its 400M-parameter image encoder.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-PRECISIONS = ("32", "bf16")  # as in emozoo.inference; not imported so that `emozoo --help` stays light
+from emozoo.commands._args import PRECISIONS, add_model_arg, default_workers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score a model against the per-rater ratings of a shard split with the EmoNet-Face agreement "
         "protocol (Spearman rho, weighted kappa, Mann-Whitney, Krippendorff's alpha, random baseline).",
     )
-    p.add_argument("--model", required=True, help="zoo name (emozoo zoo list), model folder or hf-hub:org/name")
+    add_model_arg(p)
     p.add_argument("--data", required=True, help="shard folder holding <split>-*.tar and manifest.json (with raters)")
     p.add_argument("--split", default="test", help="split to score (default: test)")
     p.add_argument("--out", default=None, help="report folder (default: runs/eval/<model>-<split>)")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
-    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 1)), help="loader workers")
+    p.add_argument("--workers", type=int, default=default_workers(), help="loader workers")
     p.add_argument("--precision", choices=PRECISIONS, default="32", help="32 (exact) or bf16 autocast")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap and the random baseline")

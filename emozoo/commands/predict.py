@@ -8,19 +8,13 @@ and skipped. Each output record has the 40 intensities, the distribution and the
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
 
-# Kept here (not imported from emozoo.inference) so `emozoo --help` does not import torch.
-PRECISIONS = ("32", "bf16")
+from emozoo.commands._args import PRECISIONS, add_model_arg, default_workers
+
 RANK_BY = ("intensity", "distribution")
-
-
-def default_workers() -> int:
-    """Decoding workers: one per core left after the main process, at least one, at most 8."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "optional PNG bar charts. Unreadable images are reported and skipped.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs or shard tars/folders")
-    p.add_argument("--model", required=True, help="zoo name (emozoo zoo list), model folder or hf-hub:org/name")
+    add_model_arg(p)
     p.add_argument("--out", default=None, help="FILE.jsonl or FILE.csv (default: JSONL on stdout)")
     p.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     p.add_argument("--top-k", type=int, default=5, help="emotions listed per image (default: 5)")

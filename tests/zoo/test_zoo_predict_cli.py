@@ -115,3 +115,11 @@ def test_bad_inputs_exit_with_one_line(tmp_path, tiny_model_dir, capsys):
     args = ["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "heads"), "--encoder", "false"]
     assert main(args) == 2
     assert "without an image encoder" in capsys.readouterr().err
+
+
+def test_cli_precisions_are_the_inference_ones():
+    """The CLI keeps its own copy so that `emozoo --help` does not import torch; it must not drift."""
+    from emozoo.commands._args import PRECISIONS
+    from emozoo.inference import PRECISIONS as INFERENCE_PRECISIONS
+
+    assert PRECISIONS == INFERENCE_PRECISIONS
