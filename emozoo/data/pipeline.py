@@ -156,7 +156,13 @@ def split_transform(transform: Callable | None) -> tuple[Callable | None, Callab
     which is why ``EmotionDataModule`` on an accelerator goes one step further and normalises on the device.
     """
     steps = transform.transforms if isinstance(transform, T.Compose) else []
-    if len(steps) >= 2 and isinstance(steps[-2], T.ToDtype) and isinstance(steps[-1], T.Normalize):
+    if (
+        len(steps) >= 2
+        and isinstance(steps[-2], T.ToDtype)
+        and steps[-2].dtype == torch.float32
+        and steps[-2].scale
+        and isinstance(steps[-1], T.Normalize)
+    ):
         return T.Compose(steps[:-2]), T.Compose(steps[-2:])
     return transform, None
 
@@ -182,29 +188,23 @@ def _batched(
 
 
 def _normalize_batch(
-    images: torch.Tensor, batch_transform: Callable, buffers: BatchBuffers
+    images: torch.Tensor, batch_transform: T.Compose, buffers: BatchBuffers
 ) -> tuple[torch.Tensor, tuple[int, int] | None]:
-    """``batch_transform(images)`` and its buffer slot, written straight into a worker's buffer in the common case.
+    """``batch_transform(images)`` and its buffer slot, written straight into a worker's buffer for uint8 images.
 
-    ``ToDtype(float32, scale=True)`` + ``Normalize`` on uint8 images are computed as torchvision computes them
-    (convert, multiply by 1/255, subtract the mean, divide by the std; the same numbers, checked bitwise in the
-    tests), but in place in one float buffer: float batches are four times the bytes of uint8 ones, and every
-    extra pass over them showed in the loader's throughput on small images.
+    ``batch_transform`` is the per-batch part of ``split_transform``: ``ToDtype(float32, scale=True)`` then
+    ``Normalize``. They are computed as torchvision computes them (convert, multiply by 1/255, subtract the mean,
+    divide by the std; the same numbers, checked bitwise in the tests), but in place in one float buffer: float
+    batches are four times the bytes of uint8 ones, and every extra pass over them showed in the loader's
+    throughput on small images.
     """
-    steps = batch_transform.transforms if isinstance(batch_transform, T.Compose) else []
-    if not (
-        images.dtype == torch.uint8
-        and len(steps) == 2
-        and isinstance(steps[0], T.ToDtype)
-        and steps[0].dtype == torch.float32
-        and steps[0].scale
-        and isinstance(steps[1], T.Normalize)
-    ):
+    if images.dtype != torch.uint8:
         return batch_transform(images), None
+    normalize = batch_transform.transforms[1]
     out, slot = buffers.empty(images.shape, torch.float32)
     out.copy_(images).mul_(1.0 / 255)
-    mean = torch.as_tensor(steps[1].mean, dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(steps[1].std, dtype=torch.float32).view(-1, 1, 1)
+    mean = torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1)
     return out.sub_(mean).div_(std), slot
 
 
