@@ -40,7 +40,7 @@ def ensure_data(cfg: ExperimentConfig) -> None:
     """Generate SynthFace shards when the config asks for them and they are missing (a no-op when complete)."""
     if cfg.data.synthface is None:
         return
-    from emozoo.data.synthface import generate_synthface
+    from emozoo.synthface.generate import generate_synthface
 
     generate_synthface(cfg.data.root, **asdict(cfg.data.synthface))
 

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "emonet"
+# The real EmoNet-Face files the tests use, carried by the repo (provenance and licence: its README.md).
+EMONET = REPO / "tests" / "fixtures" / "emonet"
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a model hub
@@ -65,9 +66,9 @@ def _restore_lightning_rank():
 
 @pytest.fixture(scope="session")
 def emonet_dir() -> Path:
-    if not (SHARED / "guide.json").is_file():
-        pytest.fail(f"the real EmoNet-Face files are expected in {SHARED} (shared/ beside the clone)")
-    return SHARED
+    if not (EMONET / "guide.json").is_file():
+        pytest.fail(f"the real EmoNet-Face files are missing from {EMONET}")
+    return EMONET
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_shards_cli_defaults_are_the_demo_configs():
     from dataclasses import asdict
 
     from emozoo.cli import build_parser
-    from emozoo.data.synthface import generate_synthface
+    from emozoo.synthface.generate import generate_synthface
 
     argv = ["shards", "synthface"]
     args = vars(build_parser(argv).parse_args(argv))

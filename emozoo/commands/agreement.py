@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emozoo.metrics.annotations import FORMATS
+from emozoo.emonet.annotations import FORMATS
 from emozoo.metrics.krippendorff import LEVELS
 
 
@@ -63,7 +63,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emozoo.metrics.annotations import read_annotations
+    from emozoo.emonet.annotations import read_annotations
     from emozoo.metrics.interrater import interrater_agreement
 
     table = read_annotations(args.file, args.format)

@@ -16,8 +16,8 @@ __all__ = ["register", "run"]
 
 
 def register(sources: argparse._SubParsersAction) -> None:
-    from emozoo.data.convert import DEFAULT_SPLITS
-    from emozoo.data.convert_columns import FIELDS
+    from emozoo.emonet.columns import FIELDS
+    from emozoo.emonet.convert import DEFAULT_SPLITS
 
     defaults = "; ".join(f"{k}: " + ",".join(f"{s}={f}" for s, f in v.items()) for k, v in DEFAULT_SPLITS.items())
     p = sources.add_parser(
@@ -56,8 +56,8 @@ def register(sources: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emozoo.data.convert import convert_emonet
-    from emozoo.data.convert_columns import load_column_map
+    from emozoo.emonet.columns import load_column_map
+    from emozoo.emonet.convert import convert_emonet
 
     out = args.out or f"shards/emonet/{args.convert_source}"
     manifest = convert_emonet(

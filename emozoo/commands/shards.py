@@ -49,8 +49,8 @@ def synthface_defaults() -> tuple[str, dict[str, Any]]:
     ``ensure_data`` leaves in place too. Shards made with these defaults are the set train.py accepts as-is.
     """
     from emozoo.config import DataConfig, SynthFaceConfig, load_config
-    from emozoo.data.synthface import generate_synthface
     from emozoo.errors import ConfigError
+    from emozoo.synthface.generate import generate_synthface
 
     try:
         data = load_config().data
@@ -66,7 +66,7 @@ def synthface_defaults() -> tuple[str, dict[str, Any]]:
 
 
 def _register_synthface(sources: argparse._SubParsersAction) -> None:
-    from emozoo.data.synthface import IMAGE_FORMATS
+    from emozoo.synthface.generate import IMAGE_FORMATS
 
     root, d = synthface_defaults()
     p = sources.add_parser(
@@ -99,7 +99,7 @@ def _register_synthface(sources: argparse._SubParsersAction) -> None:
 
 
 def run_synthface(args: argparse.Namespace) -> int:
-    from emozoo.data.synthface import generate_synthface
+    from emozoo.synthface.generate import generate_synthface
 
     manifest = generate_synthface(
         args.out,

@@ -14,8 +14,8 @@ from metric_helpers import binary_by_emotion, reliability_matrix
 from sklearn.metrics import cohen_kappa_score
 
 from emozoo.cli import main
+from emozoo.emonet.annotations import read_annotations
 from emozoo.errors import DataError
-from emozoo.metrics.annotations import read_annotations
 from emozoo.taxonomy import NAMES
 
 

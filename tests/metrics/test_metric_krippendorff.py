@@ -10,8 +10,8 @@ import pytest
 import torch
 from metric_helpers import binary_by_emotion, reliability_matrix, tied_ints
 
+from emozoo.emonet.annotations import read_annotations
 from emozoo.metrics import KrippendorffAlpha, UndefinedMetricWarning, krippendorff_alpha
-from emozoo.metrics.annotations import read_annotations
 from emozoo.taxonomy import NAMES
 
 LEVELS = ["nominal", "ordinal", "interval", "ratio"]

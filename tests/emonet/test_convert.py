@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from emozoo.data.convert import assign_split, convert_emonet, parse_splits
-from emozoo.data.convert_columns import ColumnMap, load_column_map
 from emozoo.data.schema import validate_labels
+from emozoo.emonet.columns import ColumnMap, load_column_map
+from emozoo.emonet.convert import assign_split, convert_emonet, parse_splits
 from emozoo.errors import DataError
 from emozoo.taxonomy import EMOTIONS, NAMES
 
@@ -238,7 +238,7 @@ def test_all_images_missing_is_an_error_that_says_what_to_pass(tmp_path):
 
 
 def test_packed_cells_in_every_shape():
-    from emozoo.data.convert_labels import split_packed
+    from emozoo.emonet.labels import split_packed
 
     ann = {"Negative Low-Energy Emotions|Jealousy & Envy": 3, "Extra Dimensions|Arousal": 2}
     assert split_packed(ann, "r1") == [("r1", ann)]

@@ -1,6 +1,6 @@
 """Rendering a SynthFace image with PIL: geometry, head and hair, compositing, lighting.
 
-The expressive parts come from ``synthface_parts`` and the skin marks and extras from ``synthface_marks``.
+The expressive parts come from ``synthface.parts`` and the skin marks and extras from ``synthface.marks``.
 
 A face is drawn on a 2x supersampled canvas (anti-aliasing for free when it is shrunk), on its own layer with
 a silhouette mask so that head roll rotates the head but not the background. The face fills about half the
@@ -14,9 +14,9 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from emozoo.data.synthface_actions import ACTIONS
-from emozoo.data.synthface_marks import draw_drops, draw_hand, draw_nose, draw_skin_marks, scale_rgb
-from emozoo.data.synthface_parts import draw_brows, draw_eye, draw_mouth
+from emozoo.synthface.actions import ACTIONS
+from emozoo.synthface.marks import draw_drops, draw_hand, draw_nose, draw_skin_marks, scale_rgb
+from emozoo.synthface.parts import draw_brows, draw_eye, draw_mouth
 
 __all__ = ["SUPERSAMPLE", "render_face"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from emozoo.data.convert_columns import ColumnMap, Columns, resolve_columns
-from emozoo.data.convert_labels import LabelRecord, parse_bool, split_packed
-from emozoo.data.convert_read import ImageFolder, Table
+from emozoo.emonet.columns import ColumnMap, Columns, resolve_columns
+from emozoo.emonet.labels import LabelRecord, parse_bool, split_packed
+from emozoo.emonet.read import ImageFolder, Table
 from emozoo.errors import DataError
 
 __all__ = ["Scan", "scan_tables"]

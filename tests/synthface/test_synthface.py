@@ -15,15 +15,15 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
-from emozoo.data import synthface
-from emozoo.data.synthface import SynthFaceConfig, generate_synthface, make_sample
-from emozoo.data.synthface_actions import actions_from_latent, signature_matrix
-from emozoo.data.synthface_latent import sample_latent
-from emozoo.data.synthface_people import sample_person, sample_scene
-from emozoo.data.synthface_raters import RaterPanel
-from emozoo.data.synthface_render import render_face
-from emozoo.data.synthface_stats import loo_spearman, quadratic_kappa
 from emozoo.errors import DataError
+from emozoo.synthface import generate as synthface
+from emozoo.synthface.actions import actions_from_latent, signature_matrix
+from emozoo.synthface.generate import SynthFaceConfig, generate_synthface, make_sample
+from emozoo.synthface.latent import sample_latent
+from emozoo.synthface.people import sample_person, sample_scene
+from emozoo.synthface.raters import RaterPanel
+from emozoo.synthface.render import render_face
+from emozoo.synthface.stats import loo_spearman, quadratic_kappa
 from emozoo.taxonomy import EMOTIONS, EXTRA_DIMENSIONS, NAMES, emotion_index
 
 SMALL = {"num_big": 20, "num_binary": 14, "num_hq_val": 6, "num_hq_test": 10, "shard_size": 8, "image_size": 64}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emozoo.data.synthface_latent import extra_from_latent, similarity_matrix
+from emozoo.synthface.latent import extra_from_latent, similarity_matrix
 from emozoo.taxonomy import EXTRA_DIMENSIONS, NAMES, NUM_EMOTIONS
 
 __all__ = ["RaterPanel", "binary_labels", "hq_ratings", "weak_labels"]

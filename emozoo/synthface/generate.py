@@ -1,8 +1,8 @@
 """SynthFace: emozoo's embedded synthetic benchmark, shaped like EmoNet-Face (DESIGN.md §1, §3).
 
 Every image is drawn from a hidden 40-dim emotion vector (``truth``, intensities 0..7) through facial action
-parameters (``synthface_actions``), rendered with PIL (``synthface_render``), and labelled by simulated
-annotators under the paper's three protocols (``synthface_raters``):
+parameters (``synthface.actions``), rendered with PIL (``synthface.render``), and labelled by simulated
+annotators under the paper's three protocols (``synthface.raters``):
 
 - ``big/train-*.tar``: Big-like weak VLM labels (``weak`` + ``extra``),
 - ``binary/train-*.tar``: Binary-like yes/no answers on 2 queried emotions,
@@ -37,13 +37,13 @@ from emozoo.data.shardwriter import (
     sha256_file,
     write_json_atomic,
 )
-from emozoo.data.synthface_actions import actions_from_latent
-from emozoo.data.synthface_latent import sample_latent
-from emozoo.data.synthface_people import describe, sample_person, sample_scene
-from emozoo.data.synthface_raters import RaterPanel, binary_labels, hq_ratings, weak_labels
-from emozoo.data.synthface_render import render_face
-from emozoo.data.synthface_stats import LabelStats
 from emozoo.errors import DataError
+from emozoo.synthface.actions import actions_from_latent
+from emozoo.synthface.latent import sample_latent
+from emozoo.synthface.people import describe, sample_person, sample_scene
+from emozoo.synthface.raters import RaterPanel, binary_labels, hq_ratings, weak_labels
+from emozoo.synthface.render import render_face
+from emozoo.synthface.stats import LabelStats
 
 __all__ = ["GENERATOR", "IMAGE_FORMATS", "VERSION", "SynthFaceConfig", "generate_synthface", "make_sample"]
 

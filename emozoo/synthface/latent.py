@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emozoo.data.synthface_actions import signature_matrix
+from emozoo.synthface.actions import signature_matrix
 from emozoo.taxonomy import EMOTIONS, EXTRA_DIMENSIONS, NAMES, NUM_EMOTIONS
 
 __all__ = ["NEUTRAL_FRACTION", "VAD", "extra_from_latent", "sample_latent", "similarity_matrix"]

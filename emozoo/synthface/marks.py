@@ -1,7 +1,7 @@
 """Drawing SynthFace's skin marks and extras with PIL: wrinkles, tints, beard, nose, tears, sweat, breath, hand.
 
-Like ``synthface_parts``, every function draws through an ``ImageDraw.Draw(layer, "RGBA")`` handle on the face
-geometry ``g`` from ``synthface_render``.
+Like ``synthface.parts``, every function draws through an ``ImageDraw.Draw(layer, "RGBA")`` handle on the face
+geometry ``g`` from ``synthface.render``.
 """
 
 from __future__ import annotations

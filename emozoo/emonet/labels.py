@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from emozoo.data.convert_read import parse_cell
 from emozoo.data.schema import BadSample, validate_labels
+from emozoo.emonet.read import parse_cell
 from emozoo.taxonomy import EXTRA_DIMENSIONS, NAMES, NUM_EMOTIONS, parse_label_key
 
 __all__ = ["LabelRecord", "parse_bool", "parse_number"]

@@ -2,7 +2,7 @@
 
 Every function draws on an RGB layer through an ``ImageDraw.Draw(layer, "RGBA")`` handle, so translucent
 fills blend. Geometry is in pixels of the supersampled canvas; ``g`` is the face geometry from
-``synthface_render`` (centre, half width ``fw``, half height ``fh``, feature positions, colours).
+``synthface.render`` (centre, half width ``fw``, half height ``fh``, feature positions, colours).
 """
 
 from __future__ import annotations

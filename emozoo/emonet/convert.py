@@ -23,13 +23,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from emozoo.data.convert_columns import FIELDS, ColumnMap
-from emozoo.data.convert_labels import SOURCES
-from emozoo.data.convert_read import ImageFolder, ParquetImages, Table, as_shard_image, find_tables
-from emozoo.data.convert_scan import scan_tables
-from emozoo.data.convert_stats import ConvertStats
 from emozoo.data.schema import BadSample
 from emozoo.data.shardwriter import ShardSetWriter, ShardSpec, plan_shards
+from emozoo.emonet.columns import FIELDS, ColumnMap
+from emozoo.emonet.labels import SOURCES
+from emozoo.emonet.read import ImageFolder, ParquetImages, Table, as_shard_image, find_tables
+from emozoo.emonet.scan import scan_tables
+from emozoo.emonet.stats import ConvertStats
 from emozoo.errors import DataError
 
 __all__ = ["CONVERTER", "DEFAULT_SPLITS", "VERSION", "assign_split", "convert_emonet", "parse_splits"]

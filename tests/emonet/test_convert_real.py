@@ -11,9 +11,9 @@ import pytest
 
 from emozoo.cli import main
 from emozoo.data import shardwriter
-from emozoo.data.convert import convert_emonet
+from emozoo.emonet.convert import convert_emonet
 from emozoo.taxonomy import canonical_name
-from tests.data.test_convert import png, read_shards
+from tests.emonet.test_convert import png, read_shards
 
 
 @pytest.fixture(scope="session")
