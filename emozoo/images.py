@@ -148,7 +148,9 @@ def _reason(err: BaseException) -> str:
 def _transpose(img: Image.Image) -> Image.Image:
     """The image turned as its EXIF orientation says; unchanged when the EXIF is absent or unreadable."""
     try:
-        orientation = img.getexif().get(_ORIENTATION, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns "Corrupt EXIF data" once per broken photo
+            orientation = img.getexif().get(_ORIENTATION, 1)
     except Exception:  # a broken EXIF block: viewers show such photos unrotated, and so do we
         return img
     method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
