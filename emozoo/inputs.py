@@ -88,7 +88,7 @@ class _Walker:
 
     def _tree(self, top: str, position: int, files: bool) -> Iterator[str]:
         """Depth first and sorted: the files below ``top`` if ``files``, else ``top`` and the folders below it."""
-        if not self._enter(top, position):
+        if _is_loop(top) or not self._enter(top, position):
             return
         if not files:
             yield top
@@ -98,7 +98,7 @@ class _Walker:
             if entry is None:
                 stack.pop()
             elif _is_dir(entry):
-                if (self.recursive or not files) and self._enter(path, position):
+                if (self.recursive or not files) and not _is_loop(path, entry) and self._enter(path, position):
                     if not files:
                         yield path
                     stack.append(self._entries(path))
@@ -121,10 +121,25 @@ class _Walker:
         elif glob.has_magic(head):
             pattern = "*" if head == "**" else head
             for path, entry in self._entries(base, hidden=pattern.startswith(".")):
-                if fnmatch.fnmatchcase(entry.name, pattern) and (not rest or _is_dir(entry)):
+                if (
+                    fnmatch.fnmatchcase(entry.name, pattern)
+                    and (not rest or _is_dir(entry))
+                    and not _is_loop(path, entry)
+                ):
                     yield from self.match(path, rest)
         elif os.path.lexists(os.path.join(base, head)):
             yield from self.match(os.path.join(base, head), rest)
+
+
+def _is_loop(path: str, entry: os.DirEntry | None = None) -> bool:
+    """True for a symlink to the folder that holds it or to one above it: following it would only repeat."""
+    try:
+        if not (entry.is_symlink() if entry is not None else os.path.islink(path)):
+            return False
+    except OSError:
+        return False
+    target, parent = os.path.realpath(path), os.path.realpath(os.path.dirname(path) or os.curdir)
+    return parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
