@@ -108,8 +108,13 @@ def test_deep_tree_does_not_exhaust_recursion(tmp_path, monkeypatch):
         os.mkdir(deep)
     deep = Path(deep)
     image(deep / "x.jpg")
-    assert expand_inputs(["r"]) == [deep / "x.jpg"]
-    assert expand_inputs(["r/**/*.jpg"]) == [deep / "x.jpg"]
+    try:
+        assert expand_inputs(["r"]) == [deep / "x.jpg"]
+        assert expand_inputs(["r/**/*.jpg"]) == [deep / "x.jpg"]
+    finally:  # pytest's tmp_path cleanup (shutil.rmtree) recurses once per level: take the tree down from below
+        (deep / "x.jpg").unlink()
+        for d in [deep, *deep.parents][:-1]:
+            d.rmdir()
 
 
 # --- kinds, options and errors ------------------------------------------------------------------------------------
