@@ -118,8 +118,9 @@ def _open(source: Any, cap: int, label: str) -> Image.Image:
         source = io.BytesIO(source)
     try:
         with warnings.catch_warnings():
-            # Below Pillow's limit our own cap decides; above it, Pillow's warning would only repeat ours.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's bomb warning would only repeat our cap's decision, and its "Corrupt EXIF data" is a photo we
+            # read unrotated, as viewers do; a real problem raises when the pixels are decoded.
+            warnings.simplefilter("ignore")
             img = Image.open(source, formats=_formats())
     except Image.DecompressionBombError as err:
         raise ImageError(
@@ -234,8 +235,8 @@ def load_image(
             img.draft(img.mode, (min_side, min_side))
         img.load()  # decode now: a truncated file fails here, not later inside a transform
         out = _to_rgb(_transpose(img), label)
-        if out is img and owned and getattr(img, "n_frames", 1) > 1:
-            out = img.copy()  # an animation keeps its file open for the next frames: detach the first one
+        if out is img and owned and getattr(img, "_exclusive_fp", False) and getattr(img, "fp", None) is not None:
+            out = img.copy()  # a multi-frame file stays open for its next frames: detach the first one, close it
     except ImageError:
         raise
     except Image.DecompressionBombError as err:

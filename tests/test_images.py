@@ -216,7 +216,8 @@ def test_animation_gives_its_first_frame(fmt, tmp_path):
     frames = [Image.new("RGB", (32, 24), c) for c in [(255, 0, 0), (0, 255, 0), (0, 0, 255)]]
     path = tmp_path / f"anim.{fmt.lower()}"
     frames[0].save(path, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
-    assert getattr(Image.open(path), "n_frames", 1) == 3
+    with Image.open(path) as im:
+        assert im.n_frames == 3
     out = load_image(path)
     path.unlink()  # the result owns its pixels: nothing still reads the file
     np.testing.assert_array_equal(np.asarray(out), np.full((24, 32, 3), (255, 0, 0), np.uint8))
