@@ -202,6 +202,11 @@ def _to_rgb(img: Image.Image, label: str) -> Image.Image:
         raise ImageError(f"{label}: unsupported image mode {img.mode} ({_reason(err)}); save it as RGB") from None
 
 
+def _keeps_file(img: Image.Image) -> bool:
+    """True when ``Image.open`` opened a file that it keeps open after ``load`` (GIF, APNG, multi-page TIFF...)."""
+    return bool(getattr(img, "_exclusive_fp", False)) and not getattr(img, "_close_exclusive_fp_after_loading", True)
+
+
 def load_image(
     source: ImageSource, *, max_pixels: int | None = None, min_side: int | None = None, name: str | None = None
 ) -> Image.Image:
@@ -229,13 +234,13 @@ def load_image(
     else:
         img, owned = to_pil(source), False
         _check_size(img.size, cap, label)
-    out = img
+    out = None
     try:
         if owned and min_side and img.format in ("JPEG", "MPO") and min(img.size) >= 2 * min_side:
             img.draft(img.mode, (min_side, min_side))
         img.load()  # decode now: a truncated file fails here, not later inside a transform
         out = _to_rgb(_transpose(img), label)
-        if out is img and owned and getattr(img, "_exclusive_fp", False) and getattr(img, "fp", None) is not None:
+        if out is img and owned and _keeps_file(img):
             out = img.copy()  # a multi-frame file stays open for its next frames: detach the first one, close it
     except ImageError:
         raise
@@ -244,7 +249,7 @@ def load_image(
     except Exception as err:
         raise ImageError(f"{label}: truncated or corrupt image ({_reason(err)}); check or remove the file") from None
     finally:
-        if owned and out is not img:
+        if owned and out is not img:  # failed, or the result is a new image: the file is ours to close
             img.close()
     return out
 
