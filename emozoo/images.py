@@ -146,28 +146,27 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def _transpose(img: Image.Image) -> Image.Image:
-    """The image turned as its EXIF orientation says; unchanged when the EXIF is absent or unreadable."""
+def _orientation(img: Image.Image) -> Image.Transpose | None:
+    """How to turn the image upright per its EXIF orientation; None when absent, upright or unreadable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns "Corrupt EXIF data" once per broken photo
             orientation = img.getexif().get(_ORIENTATION, 1)
     except Exception:  # a broken EXIF block: viewers show such photos unrotated, and so do we
-        return img
-    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-    return img if method is None else img.transpose(method)
+        return None
+    return _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
 
 
 def _scale_to_8bit(img: Image.Image) -> Image.Image:
     """Grey 16-bit (``I;16*``), 32-bit integer (``I``) or float (``F``) pixels mapped linearly to ``L``.
 
-    ``I;16*`` use their bit depth (65535 is white), as a viewer shows them. ``I`` and ``F`` say nothing about
-    their range, so the values decide: ``F`` in [0, 1] is scaled by 255; values already in [0, 255] are kept;
-    ``I`` in [0, 65535] is 16-bit data; anything else is stretched from its minimum to its maximum. Non-finite
-    float pixels become black.
+    ``I;16*`` (and ``I`` from a PNG, always 16-bit grey) use their bit depth (65535 is white), as a viewer shows
+    them. Other ``I`` and ``F`` say nothing about their range, so the values decide: ``F`` in [0, 1] is scaled by
+    255; values already in [0, 255] are kept; ``I`` in [0, 65535] is 16-bit data; anything else is stretched from
+    its minimum to its maximum (a constant image is black). Non-finite float pixels become black.
     """
     a = np.asarray(img)
-    if img.mode.startswith("I;16"):
+    if img.mode.startswith("I;16") or (img.mode == "I" and img.format == "PNG"):
         scaled = a.astype(np.float32) / 257.0
     else:
         a = a.astype(np.float64)
@@ -180,9 +179,9 @@ def _scale_to_8bit(img: Image.Image) -> Image.Image:
         elif img.mode != "F" and lo >= 0 and hi <= 65535:
             scaled = a / 257.0
         else:
-            scaled = (a - lo) * (255.0 / (hi - lo))
+            scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
         scaled = np.where(finite, scaled, 0.0)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
 
 
 def _to_rgb(img: Image.Image, label: str) -> Image.Image:
@@ -239,7 +238,10 @@ def load_image(
         if owned and min_side and img.format in ("JPEG", "MPO") and min(img.size) >= 2 * min_side:
             img.draft(img.mode, (min_side, min_side))
         img.load()  # decode now: a truncated file fails here, not later inside a transform
-        out = _to_rgb(_transpose(img), label)
+        turn = _orientation(img)
+        out = _to_rgb(img, label)
+        if turn is not None:
+            out = out.transpose(turn)
         if out is img and owned and _keeps_file(img):
             out = img.copy()  # a multi-frame file stays open for its next frames: detach the first one, close it
     except ImageError:

@@ -183,6 +183,7 @@ def test_16bit_grey_is_scaled_not_clipped(fmt):
         (np.linspace(0, 65535, 4096), lambda a: a / 257),  # 16-bit data held in 32 bits
         (np.linspace(0, 200, 4096), lambda a: a),  # already 8-bit
         (np.linspace(-1000, 3e6, 4096), lambda a: (a - a.min()) * 255 / (a.max() - a.min())),  # stretched
+        (np.full(4096, -7), lambda a: a * 0),  # constant outside any range: black, not NaN
     ],
 )
 def test_mode_i(values, reference, tmp_path):
