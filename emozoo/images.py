@@ -91,12 +91,13 @@ def _formats() -> tuple[str, ...]:
 
 def _describe(source: Any, name: str | None) -> str:
     """What messages call the image: ``name``, else its path or file name, else its type."""
-    if name is not None:
-        return name
-    if isinstance(source, (str, Path)):
-        return str(source)
-    file_name = getattr(source, "name", None)
-    return file_name if isinstance(file_name, str) else f"<{type(source).__name__}>"
+    if name is None and isinstance(source, (str, os.PathLike)):
+        name = os.fsdecode(source)
+    if name is None:
+        file_name = getattr(source, "name", None)
+        name = file_name if isinstance(file_name, str) else f"<{type(source).__name__}>"
+    # A file name may hold a newline or an escape sequence: keep the message on one line and the terminal sane.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def _pixels(n: int) -> str:
@@ -228,7 +229,7 @@ def load_image(
     if isinstance(source, Image.Image):
         img, owned = source, False
         _check_size(img.size, cap, label)
-    elif isinstance(source, (str, Path, bytes, bytearray, memoryview)) or hasattr(source, "read"):
+    elif isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(source, "read"):
         img, owned = _open(source, cap, label), True
     else:
         img, owned = to_pil(source), False

@@ -340,6 +340,14 @@ def test_broken_files_raise_one_line(photo, tmp_path, make, needle):
     one_line(err, str(path), needle)
 
 
+def test_file_names_cannot_break_the_one_line(tmp_path):
+    path = tmp_path / "evil\nname\x1b[31m.jpg"
+    path.write_bytes(b"not an image")
+    with pytest.raises(ImageError) as err:
+        load_image(path)
+    assert "evil\\nname\\x1b[31m.jpg" in one_line(err)
+
+
 def test_truncated_png_and_missing_file(photo, tmp_path):
     blob = encode(Image.fromarray(photo), "PNG")
     with pytest.raises(ImageError) as err:
