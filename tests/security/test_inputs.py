@@ -302,3 +302,11 @@ def test_collect_inputs_scores_each_file_once(tree):
     os.symlink("..", tree / "sub" / "up")
     images = collect_inputs(["data/**/*.jpg"]).images
     assert len(images) == len({os.path.realpath(p) for p in images})
+
+
+def test_output_safety_docstring_examples_run():
+    import doctest
+
+    import emozoo.output_safety
+
+    assert doctest.testmod(emozoo.output_safety).failed == 0
