@@ -46,7 +46,8 @@ def score_batches(
 
     A batch holds ``image`` (uint8, normalised here on the model's device by its ``BatchNormalize``, or float,
     already normalised) or ``embedding``, and ``num_samples`` (0: only bad samples to report; missing: count the
-    inputs). The model runs where it is, under ``inference_mode`` and the autocast of ``precision`` on that device.
+    inputs). The model runs where it is, in eval mode (its own mode comes back when the loop ends), under
+    ``inference_mode`` and the autocast of ``precision`` on that device.
 
     Args:
         timing: if given, accumulates ``wait`` (seconds blocked on ``batches``: loading not hidden behind the
@@ -58,23 +59,28 @@ def score_batches(
     timing.setdefault("wait", 0.0)
     timing.setdefault("forward", 0.0)
     it = iter(batches)
-    while True:
-        t0 = time.perf_counter()
-        batch = next(it, None)
-        t1 = time.perf_counter()
-        timing["wait"] += t1 - t0
-        if batch is None:
-            return
-        if not batch.get("num_samples", 1) or not any(batch.get(k) is not None for k in INPUT_KEYS):
-            yield batch, None
-            continue
-        inputs = to_device({k: batch[k] for k in INPUT_KEYS if batch.get(k) is not None}, device)
-        image = inputs.get("image")
-        if image is not None and not image.is_floating_point():
-            normalize = normalize or BatchNormalize.from_config(model.data_config)
-            inputs["image"] = normalize(image)
-        with torch.inference_mode(), autocast(precision, device):
-            out = forward_batch(model, inputs)
-        outputs = {k: v.float().cpu() for k, v in out.items()}
-        timing["forward"] += time.perf_counter() - t1
-        yield batch, outputs
+    was_training = model.training
+    model.eval()
+    try:
+        while True:
+            t0 = time.perf_counter()
+            batch = next(it, None)
+            t1 = time.perf_counter()
+            timing["wait"] += t1 - t0
+            if batch is None:
+                return
+            if not batch.get("num_samples", 1) or not any(batch.get(k) is not None for k in INPUT_KEYS):
+                yield batch, None
+                continue
+            inputs = to_device({k: batch[k] for k in INPUT_KEYS if batch.get(k) is not None}, device)
+            image = inputs.get("image")
+            if image is not None and not image.is_floating_point():
+                normalize = normalize or BatchNormalize.from_config(model.data_config)
+                inputs["image"] = normalize(image)
+            with torch.inference_mode(), autocast(precision, device):
+                out = forward_batch(model, inputs)
+            outputs = {k: v.float().cpu() for k, v in out.items()}
+            timing["forward"] += time.perf_counter() - t1
+            yield batch, outputs
+    finally:
+        model.train(was_training)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from emozoo.devices import module_device, pin_memory
+from emozoo.devices import module_device, pin_memory, resolve_device
 from emozoo.errors import DataError
 from emozoo.inference.loading import load_for_inference, model_label, on_device
 from emozoo.scoring import score_batches
@@ -76,6 +76,7 @@ def evaluate(
     from emozoo.metrics import agreement_report
     from emozoo.metrics.report import write_report
 
+    device = resolve_device(device) if device is not None else None  # a bad device fails first
     data = Path(data).expanduser().resolve()
     shards = find_shards(data.parent, str(data), split)
     if not shards.raters:

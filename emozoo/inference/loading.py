@@ -41,12 +41,12 @@ def load_for_inference(
 
 
 def on_device(model: nn.Module, device: str | torch.device | None) -> nn.Module:
-    """``model`` in eval mode, moved to ``device`` (in place, as ``nn.Module.to`` does); None leaves it where it is."""
+    """``model`` moved to ``device`` (in place, as ``nn.Module.to`` does); None leaves it where it is."""
     if device is not None:
         target = resolve_device(device)
         if module_device(model) != target:
             model.to(target)
-    return model.eval()
+    return model
 
 
 def model_label(model: str | Path | nn.Module) -> str:

@@ -72,21 +72,16 @@ def predict_stream(
     device = module_device(model)
     loaders = image_loaders(inputs, cropper, model.transform().sample, batch_size, workers, pin_memory(device))
     counts = counts if counts is not None else {}
-    was_training = model.training
-    model.eval()
-    try:
-        for loader in loaders:
-            for batch, outputs in score_batches(model, loader, precision, timing):
-                for key, err in batch["errors"]:
-                    yield Skipped(key, err)
-                counts["images"] = counts.get("images", 0) + len(batch["read"])
-                counts["no_face"] = counts.get("no_face", 0) + len(batch["no_face"])
-                if outputs is not None:
-                    yield from face_predictions(batch["faces"], outputs, top_k, rank_by, extra_names)
-                for key in batch["no_face"]:
-                    yield FacePrediction(image=key, face=None, rank_by=rank_by)
-    finally:
-        model.train(was_training)
+    for loader in loaders:
+        for batch, outputs in score_batches(model, loader, precision, timing):
+            for key, err in batch["errors"]:
+                yield Skipped(key, err)
+            counts["images"] = counts.get("images", 0) + len(batch["read"])
+            counts["no_face"] = counts.get("no_face", 0) + len(batch["no_face"])
+            if outputs is not None:
+                yield from face_predictions(batch["faces"], outputs, top_k, rank_by, extra_names)
+            for key in batch["no_face"]:
+                yield FacePrediction(image=key, face=None, rank_by=rank_by)
 
 
 def _in_memory(x: Any) -> list[Source]:
