@@ -159,3 +159,34 @@ def test_predict_leaves_the_models_mode_and_device(model, photo):
         model.eval()
     model.predict(photo, device="cpu")
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_csv_rows_carry_the_location_and_no_face_rows(model, photo, tmp_path):
+    import csv
+
+    from emozoo.inference_output import PredictionWriter
+
+    [pred] = model.predict(photo, top_k=2)
+    with PredictionWriter(tmp_path / "p.csv", top_k=2) as writer:
+        writer.write([pred.to_dict(), FacePrediction(image="empty.png", face=None).to_dict()])
+    with (tmp_path / "p.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image"] for r in rows] == ["input[0]", "empty.png"]
+    box = [float(rows[0][f"box_{c}"]) for c in ("x0", "y0", "x1", "y1")]
+    assert rows[0]["face"] == "0" and box == pred.box and rows[0]["detector_score"] == rows[0]["landmarks"] == ""
+    assert [rows[0]["top1"], rows[0]["top2"]] == [t["emotion"] for t in pred.top_k]
+    assert float(rows[0][f"intensity:{NAMES[7]}"]) == pred.intensity[NAMES[7]]
+    assert rows[1]["face"] is None or rows[1]["face"] == ""  # no face: nothing but the image
+
+
+def test_top_level_functions_and_cli_choices(model, photo, tmp_path):
+    from emozoo import inference
+    from emozoo.commands import _args, predict
+
+    assert emozoo.predict is inference.predict and emozoo.evaluate is inference.evaluate
+    model_dir = model.save_pretrained(tmp_path / "model")
+    [by_name] = emozoo.predict(str(model_dir), photo, device="cpu")
+    [direct] = model.predict(photo)
+    assert by_name.to_dict() == direct.to_dict()
+    assert _args.FACE_MODES == inference.FACE_MODES  # the CLI keeps copies so that `--help` imports no torch
+    assert predict.RANK_BY == inference.records.RANK_BY
