@@ -190,3 +190,15 @@ def test_top_level_functions_and_cli_choices(model, photo, tmp_path):
     assert by_name.to_dict() == direct.to_dict()
     assert _args.FACE_MODES == inference.FACE_MODES  # the CLI keeps copies so that `--help` imports no torch
     assert predict.RANK_BY == inference.records.RANK_BY
+
+
+def test_the_docstring_example_of_model_predict_runs():
+    import doctest
+
+    import emozoo.model
+
+    finder = doctest.DocTestFinder()
+    [test] = [t for t in finder.find(emozoo.model) if t.name.endswith("EmotionModel.predict")]
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and test.examples
