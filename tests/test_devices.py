@@ -3,6 +3,7 @@ device and precision, and that a batch reaches the model on the model's device."
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
@@ -142,3 +143,30 @@ def test_bf16_autocast_follows_the_model_not_the_machine(monkeypatch):
 def test_batches_are_pinned_only_for_cuda():
     assert pin_memory(torch.device("cuda")) and pin_memory(torch.device("cuda", 1))
     assert not pin_memory(torch.device("cpu")) and not pin_memory(torch.device("mps"))
+
+
+def test_eval_on_an_accelerator_normalises_on_the_device_with_the_same_numbers(tmp_path, monkeypatch):
+    """On an accelerator the eval loader sends uint8 images and ``score_batches`` normalises them where the model
+    is; simulated here by making ``evaluate`` believe the model is elsewhere. The report is bitwise the same."""
+    from emozoo.data import pipeline
+    from emozoo.inference import evaluating
+    from tests.conftest import make_shard_set
+
+    make_shard_set(tmp_path / "hq", "test", 12, 6, "ratings", seed=2)
+    torch.manual_seed(0)
+    model = emozoo.create_model("cnn-tiny", "mlp", backbone_args={"widths": (8, 16), "img_size": 32})
+    kw = {"n_bootstrap": 5, "workers": 0, "device": "cpu"}
+    on_cpu = emozoo.evaluate(model, tmp_path / "hq", **kw)
+    seen = []
+    original = pipeline.eval_pipeline  # evaluate imports it on call: patched in its module
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("normalize"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "eval_pipeline", spy)
+    monkeypatch.setattr(evaluating, "module_device", lambda m: torch.device("cuda"))
+    monkeypatch.setattr(evaluating, "pin_memory", lambda d: False)  # no CUDA to pin for here
+    elsewhere = emozoo.evaluate(model, tmp_path / "hq", **kw)
+    assert seen == [False]  # uint8 images left the loader
+    assert json.dumps(elsewhere, sort_keys=True, default=str) == json.dumps(on_cpu, sort_keys=True, default=str)
