@@ -26,7 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs or shard tars/folders")
     add_model_arg(p)
     p.add_argument("--out", default=None, help="FILE.jsonl or FILE.csv (default: JSONL on stdout)")
-    p.add_argument("--faces", choices=FACE_MODES, default="none", help="none (default): score each whole image")
+    p.add_argument(
+        "--faces",
+        choices=FACE_MODES,
+        default="none",
+        help="none (default): score each whole image; all / largest: every / the largest detected face (needs the "
+        "face detector)",
+    )
     p.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (default: 32)")
     p.add_argument("--top-k", type=int, default=5, help="emotions listed per face (default: 5)")
     p.add_argument("--rank-by", choices=RANK_BY, default="intensity", help="what orders the top-k (default: intensity)")
