@@ -1,12 +1,16 @@
-"""``emozoo predict`` throughput vs a bare backbone+head forward, CPU bf16: how much does the pipeline cost?
+"""``emozoo predict`` throughput vs a bare backbone+head forward, bf16: how much does the pipeline cost?
 
     python bench/predict.py [--backbone vit-b16] [--images 64] [--batch 16] [--workers 1] [--threads 1] [--rounds 3]
+    python bench/predict.py --device cuda --images 512 --batch 64 --workers 8   # on a GPU machine
 
-Both sides run the same ``EmotionModel`` under ``torch.autocast("cpu", torch.bfloat16)`` and ``inference_mode``:
+Both sides run the same ``EmotionModel`` on ``--device`` (default cpu) under that device's bf16 autocast and
+``inference_mode``:
 
-- **bare**: the model on batches of already-preprocessed tensors held in memory (no I/O, no decoding);
-- **predict**: the ``emozoo predict`` code path on JPEG files on disk (``--workers`` decoding processes, JSONL
-  written), including the loader's start-up.
+- **bare**: the model on batches of already-preprocessed tensors held in memory on the device (no I/O, no
+  decoding);
+- **predict**: ``emozoo.inference.predict_files``, the ``emozoo predict`` code path, on JPEG files on disk
+  (``--workers`` decoding processes, uint8 batches pinned and normalised on the device, JSONL written),
+  including the loader's start-up.
 
 Images/s use the best of ``--rounds``; ``ratio`` (predict / bare speed) is the median over rounds of the paired
 ratio, so load that other processes put on both calls of a round cancels. The goal is ratio >= 0.95: decoding
@@ -28,7 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from emozoo.commands.predict import predict
+from emozoo.devices import autocast, resolve_device
+from emozoo.inference import predict_files
 from emozoo.model import create_model
 
 
@@ -44,23 +49,25 @@ def _write_images(directory: Path, n: int, size: int) -> list[Path]:
     return paths
 
 
-def _bare(model, batches: list[torch.Tensor]) -> float:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _bare(model, batches: list[torch.Tensor], device: torch.device) -> float:
+    _sync(device)
     start = time.perf_counter()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.inference_mode(), autocast("bf16", device):
         for x in batches:
-            model(x)
+            model(x)["intensity"].float().cpu()  # waits for the device, as predict's copy of its outputs does
     return time.perf_counter() - start
 
 
-def _predict(model, image_dir: Path, out: Path, batch: int, workers: int) -> float:
-    args = argparse.Namespace(
-        inputs=[str(image_dir)], model="(in memory)", out=str(out), batch_size=batch, top_k=5, rank_by="intensity",
-        plot=None, precision="bf16", workers=workers, encoder=None, neutral_means=None, no_progress=True,
-    )  # fmt: skip
+def _predict(model, image_dir: Path, out: Path, batch: int, workers: int):
     start = time.perf_counter()
-    result = predict(args, model=model)
-    result["seconds"] = time.perf_counter() - start
-    assert result["images"] == len(list(image_dir.glob("*.jpg"))) and not result["skipped"]
+    result = predict_files(model, [image_dir], out, batch_size=batch, workers=workers, precision="bf16")
+    result.seconds = time.perf_counter() - start
+    assert result.images == len(list(image_dir.glob("*.jpg"))) and not result.skipped
     return result
 
 
@@ -74,29 +81,32 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda, cuda:N or mps (default: cpu)")
     args = p.parse_args()
+    device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = create_model(args.backbone, args.head).eval()
+    model = create_model(args.backbone, args.head).eval().to(device)
     tf = model.transform()
     with tempfile.TemporaryDirectory() as tmp:
         image_dir = Path(tmp) / "images"
         image_dir.mkdir()
         paths = _write_images(image_dir, args.images, args.image_size)
-        tensors = torch.stack([tf(Image.open(p)) for p in paths])
+        tensors = torch.stack([tf(Image.open(p)) for p in paths]).to(device)
         batches = list(tensors.split(args.batch))
-        _bare(model, batches[:1])  # warm-up: first-call allocations, oneDNN kernel selection
+        _bare(model, batches[:1], device)  # warm-up: first-call allocations, kernel selection
         bare_t, runs = [], []
         for _ in range(args.rounds):
-            bare_t.append(_bare(model, batches))
+            bare_t.append(_bare(model, batches, device))
             runs.append(_predict(model, image_dir, Path(tmp) / "pred.jsonl", args.batch, args.workers))
-    pred_t = [r["seconds"] for r in runs]
-    waits = [r["wait"] / r["seconds"] for r in runs]
+    pred_t = [r.seconds for r in runs]
+    waits = [r.wait / r.seconds for r in runs]
     n = args.images
     ratio = statistics.median(b / q for b, q in zip(bare_t, pred_t))
     print(
-        f"model {args.backbone}+{args.head} @ {'x'.join(map(str, model.data_config.input_size[1:]))}, bf16 autocast, "
-        f"{n} JPEGs {args.image_size}px, batch {args.batch}, {args.threads} thread(s), {args.workers} decode worker(s)"
+        f"model {args.backbone}+{args.head} @ {'x'.join(map(str, model.data_config.input_size[1:]))} on {device}, "
+        f"bf16 autocast, {n} JPEGs {args.image_size}px, batch {args.batch}, {args.threads} thread(s), "
+        f"{args.workers} decode worker(s)"
     )
     print(f"bare forward    {n / min(bare_t):8.1f} images/s  (best of {args.rounds}; rounds {_fmt(bare_t)} s)")
     print(f"emozoo predict  {n / min(pred_t):8.1f} images/s  (best of {args.rounds}; rounds {_fmt(pred_t)} s)")

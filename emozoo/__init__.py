@@ -1,6 +1,7 @@
 """emozoo: a PyTorch Lightning model zoo for fine-grained facial emotion recognition (EmoNet-Face, 40 emotions).
 
-Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``. Heavy modules load lazily.
+Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``, ``predict``, ``evaluate``. Heavy
+modules load lazily, so that ``import emozoo`` stays light.
 """
 
 from __future__ import annotations
@@ -9,7 +10,16 @@ from emozoo.taxonomy import EMOTIONS, NUM_EMOTIONS
 
 __version__ = "0.1.0"
 
-__all__ = ["EMOTIONS", "NUM_EMOTIONS", "__version__", "create_model", "list_backbones", "load_model"]
+__all__ = [
+    "EMOTIONS",
+    "NUM_EMOTIONS",
+    "__version__",
+    "create_model",
+    "evaluate",
+    "list_backbones",
+    "load_model",
+    "predict",
+]
 
 
 def __getattr__(name: str):
@@ -25,4 +35,8 @@ def __getattr__(name: str):
         from emozoo.zoo.pretrained import load_model
 
         return load_model
+    if name in ("predict", "evaluate"):
+        from emozoo import inference
+
+        return getattr(inference, name)
     raise AttributeError(f"module 'emozoo' has no attribute {name!r}")

@@ -1,8 +1,7 @@
-"""What ``emozoo predict`` writes: one record per image (JSONL or CSV) and optional bar-chart PNGs.
+"""What ``emozoo predict`` writes: one record per face (JSONL or CSV) and optional bar-chart PNGs.
 
-A record holds the 40 intensities (0–7, by emotion name), the distribution over the 40 (sums to 1), the top-k
-emotions and, for models that have them, the extra dimensions (valence, arousal, ...). The top-k are ranked by
-``rank_by`` (intensity by default), ties broken by the other output, so they always agree with the record's numbers.
+The records are ``FacePrediction.to_dict()`` (``emozoo.inference.records``): where the face is, then the 40
+intensities, the distribution, the top-k and any extra dimensions.
 """
 
 from __future__ import annotations
@@ -15,45 +14,19 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from emozoo.taxonomy import NAMES
 
-__all__ = ["PredictionWriter", "plot_prediction", "prediction_records"]
+__all__ = ["PredictionWriter", "plot_prediction"]
 
-RANK_BY = ("intensity", "distribution")
-
-
-def prediction_records(
-    keys: list[str], outputs: dict[str, torch.Tensor], top_k: int = 5, rank_by: str = "intensity", extra_names=()
-) -> list[dict[str, Any]]:
-    """One JSON-able record per image from a batch's model outputs."""
-    if rank_by not in RANK_BY:
-        raise ValueError(f"rank_by must be one of {RANK_BY}, got {rank_by!r}")
-    inten = outputs["intensity"].tolist()
-    dist = outputs["distribution"].tolist()
-    extra = outputs["extra"].tolist() if "extra" in outputs else None
-    primary, secondary = (inten, dist) if rank_by == "intensity" else (dist, inten)
-    records = []
-    for n, key in enumerate(keys):
-        order = sorted(range(len(NAMES)), key=lambda i: (-primary[n][i], -secondary[n][i]))[:top_k]
-        rec = {
-            "image": key,
-            "top_k": [{"emotion": NAMES[i], "intensity": inten[n][i], "probability": dist[n][i]} for i in order],
-            "intensity": dict(zip(NAMES, inten[n])),
-            "distribution": dict(zip(NAMES, dist[n])),
-        }
-        if extra is not None:
-            rec["extra"] = dict(zip(extra_names or [f"extra_{j}" for j in range(len(extra[n]))], extra[n]))
-        records.append(rec)
-    return records
+LOCATION_COLUMNS = ("face", "box_x0", "box_y0", "box_x1", "box_y1", "detector_score", "landmarks")
 
 
 class PredictionWriter:
     """Streams records to ``path`` (``.jsonl`` or ``.csv``; ``-`` or None: JSONL on stdout).
 
-    CSV columns: ``image``, ``top1..topK``, ``intensity:<emotion>`` x40, ``distribution:<emotion>`` x40 and
-    ``extra:<name>`` where present.
+    CSV columns: ``image``, ``face``, ``box_x0``, ``box_y0``, ``box_x1``, ``box_y1``, ``detector_score``,
+    ``landmarks`` (JSON), ``top1..topK``, ``intensity:<emotion>`` x40, ``distribution:<emotion>`` x40 and
+    ``extra:<name>`` where present. A record without a face (``faces: 0``) leaves all but ``image`` empty.
     """
 
     def __init__(self, path: str | Path | None, top_k: int):
@@ -92,16 +65,26 @@ class PredictionWriter:
             self._csv.writerow(
                 [
                     "image",
+                    *LOCATION_COLUMNS,
                     *[f"top{i + 1}" for i in range(self.top_k)],
                     *[f"intensity:{n}" for n in NAMES],
                     *[f"distribution:{n}" for n in NAMES],
                     *[f"extra:{e}" for e in extra],
                 ]
             )
+        if "face" not in rec:  # no face in this image
+            self._csv.writerow([rec["image"]])
+            return
         tops = [t["emotion"] for t in rec["top_k"]] + [""] * (self.top_k - len(rec["top_k"]))
+        landmarks = "" if rec["landmarks"] is None else json.dumps(rec["landmarks"])
+        score = "" if rec["detector_score"] is None else rec["detector_score"]
         self._csv.writerow(
             [
                 rec["image"],
+                rec["face"],
+                *rec["box"],
+                score,
+                landmarks,
                 *tops,
                 *[rec["intensity"][n] for n in NAMES],
                 *[rec["distribution"][n] for n in NAMES],
@@ -134,7 +117,8 @@ def plot_prediction(record: dict[str, Any], directory: str | Path) -> Path:
     ax1.invert_yaxis()
     ax2.barh(ys, [record["distribution"][n] for n in NAMES], color=colors)
     ax2.set_xlabel("distribution")
-    fig.suptitle(Path(record["image"]).name, fontsize=9)
-    path = directory / plot_name(record["image"])
+    face = f" face {record['face']}" if record.get("face") else ""  # the first face keeps the image's own name
+    fig.suptitle(Path(record["image"]).name + face, fontsize=9)
+    path = directory / plot_name(record["image"] + face)
     fig.savefig(path, dpi=72)
     return path

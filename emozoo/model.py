@@ -56,6 +56,26 @@ class EmotionModel(nn.Module):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.head(self.embed(images))
 
+    def predict(self, x: Any, *, faces: str = "none", top_k: int = 5, **kwargs: Any) -> list:
+        """Emotions of the faces in ``x``: one ``emozoo.inference.FacePrediction`` per face, in input order.
+
+        ``x`` is a path, a PIL image, a numpy array (HWC uint8), a tensor (CHW) or a list of them; ``faces`` is
+        ``none`` (each whole image), ``all`` or ``largest``; other keywords as ``emozoo.inference.predict``.
+        The work (reading files, cropping, batching) lives in the inference layer, imported here on call, so
+        that this module stays a pure ``nn.Module`` without I/O, and ``emozoo predict`` and this method share
+        one code path.
+
+        Example:
+            >>> import numpy as np, emozoo
+            >>> model = emozoo.create_model("cnn-tiny", backbone_args={"img_size": 32})
+            >>> [p] = model.predict(np.zeros((48, 64, 3), dtype=np.uint8), top_k=3)
+            >>> p.box, len(p.top(3)), len(p.intensity)
+            ([0.0, 0.0, 64.0, 48.0], 3, 40)
+        """
+        from emozoo.inference import predict
+
+        return predict(self, x, faces=faces, top_k=top_k, **kwargs)
+
     def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
         """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``."""
         from emozoo.zoo.pretrained import save_pretrained

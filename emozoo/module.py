@@ -1,7 +1,8 @@
 """``EmotionModule``: the LightningModule. It holds no network code: the model is built outside and passed in.
 
 Each stage has its own metric objects (train/val/test) plus a ``MeanMetric`` for the loss. The test stage collects
-predictions and per-rater ratings across ranks and runs the paper's agreement protocol on the union.
+predictions and per-rater ratings across ranks and runs the paper's agreement protocol on the union; its step is
+``emozoo.scoring.forward_batch``, the one ``emozoo eval`` and ``emozoo predict`` use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from emozoo.errors import DataError
 from emozoo.finetune import param_groups
 from emozoo.losses import total_loss
 from emozoo.metrics import EmotionSpearman
+from emozoo.scoring import forward_batch
 
 __all__ = ["EmotionModule"]
 
@@ -97,10 +99,12 @@ class EmotionModule(L.LightningModule):
         checkpoint["emozoo"] = model_metadata(self.model)
 
     def _outputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Images through the whole model, or cached embeddings (``batch["embedding"]``) through the head only."""
-        if "embedding" in batch:
-            return self.model.forward_embeddings(batch["embedding"].float())
-        return self.model(batch["image"])
+        """Images through the whole model, or cached embeddings (``batch["embedding"]``) through the head only.
+
+        The step ``emozoo eval`` and ``emozoo predict`` take too (``emozoo.scoring``); the test stage keeps
+        Lightning's loop around it, for the reasons given there.
+        """
+        return forward_batch(self.model, batch)
 
     def _count_bad(self, batch: dict[str, Any]) -> None:
         self._bad["bad"] += int(batch.get("num_bad", 0))

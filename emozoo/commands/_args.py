@@ -3,7 +3,8 @@
 The commands that run an experiment config (``train``, ``compare``, ``slurm``) take ``[EXPERIMENT] [key=value ...]``:
 an optional experiment YAML (the first argument without ``=``) followed by dotted overrides, layered over
 configs/default.yaml by ``emozoo.config.load_config``. The commands that run a trained model (``predict``,
-``eval``) share ``--model``, the precisions and the default number of decoding workers.
+``eval``) share ``--model``, the precisions and the default number of decoding workers; they and ``embed`` share
+``--device``.
 
 Nothing here imports torch, so that ``emozoo --help`` stays light.
 """
@@ -14,6 +15,7 @@ import argparse
 import os
 
 PRECISIONS = ("32", "bf16")  # as emozoo.inference.PRECISIONS
+FACE_MODES = ("all", "largest", "none")  # as emozoo.inference.FACE_MODES
 
 EXPERIMENT_METAVAR = "EXPERIMENT|key=value"
 
@@ -38,3 +40,10 @@ def default_workers() -> int:
 def add_model_arg(parser: argparse.ArgumentParser) -> None:
     """The required ``--model`` of the commands that run a trained model."""
     parser.add_argument("--model", required=True, help="zoo name (emozoo zoo list), model folder or hf-hub:org/name")
+
+
+def add_device_arg(parser: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|cuda|cuda:N|mps`` (checked by ``emozoo.devices.resolve_device``)."""
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps (default: auto)"
+    )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from emozoo.commands._args import add_device_arg
+
 __all__ = ["register", "run"]
 
 
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", nargs="+", default=None, help="splits to embed (default: all in --data)")
     p.add_argument("--out", default=None, help="output directory (default: shards/emb/<backbone>/<data dir name>)")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    add_device_arg(p)
     p.add_argument("--workers", type=int, default=2, help="processes decoding images, whole shards each (default 2)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -45,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     from emozoo.backbones import create_backbone
     from emozoo.data.embeddings import embed_shards
+    from emozoo.devices import resolve_device
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)  # a bad --device fails before the backbone is built
     out = args.out or str(Path("shards/emb") / args.backbone / Path(args.data).name)
     torch.manual_seed(args.seed)  # a random init made here equals the one `run_experiment` makes with that seed
     kwargs = {"img_size": args.img_size} if args.img_size else {}

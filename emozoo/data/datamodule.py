@@ -1,7 +1,7 @@
 """``EmotionDataModule``: one training stage's loaders, built from the config and the backbone's transforms.
 
 On an accelerator, images leave the loader workers as uint8 and are normalised in ``on_after_batch_transfer`` on
-the device: a quarter of the bytes go through shared memory (see ``pipeline.split_transform``), same numbers.
+the device: a quarter of the bytes go through shared memory (the transform's two halves: ``ImageTransform``).
 
 A shard set whose manifest has an ``embedding`` section (written by ``emozoo embed``) is read as cached
 embeddings (``batch["embedding"]``) instead of images; ``embeddings=DIR`` looks every subset up under ``DIR``
@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 from emozoo.backbones import DataConfig, create_transform
+from emozoo.backbones.transforms import BatchNormalize
 from emozoo.data.embeddings import check_compatible
-from emozoo.data.pipeline import batches_per_worker, eval_pipeline, make_loader, split_transform, train_pipeline
+from emozoo.data.pipeline import batches_per_worker, eval_pipeline, make_loader, train_pipeline
 from emozoo.data.shardset import ShardSet, find_shards
 from emozoo.errors import DataError
 
@@ -82,8 +83,8 @@ class EmotionDataModule(L.LightningDataModule):
         self.augment = augment
         self.seed = seed
         self._loaders: list = []
-        # ToDtype + Normalize, applied on the device (the same for train and eval transforms)
-        self._normalize = split_transform(create_transform(image_config))[1] if image_config is not None else None
+        # the transform's per-batch half, applied on the device (the same for train and eval transforms)
+        self._normalize = BatchNormalize.from_config(image_config) if image_config is not None else None
 
     def _find(self, where: tuple[str, str] | None) -> ShardSet | None:
         if where is None:

@@ -33,8 +33,6 @@ epoch's bad fraction exceeds ``data.max_bad_fraction``, naming the shards involv
 from __future__ import annotations
 
 import functools
-import io
-import json
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -43,11 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 import webdataset as wds
-from PIL import Image
-from torchvision.transforms import v2 as T
 
+from emozoo.backbones.transforms import BatchNormalize, ImageTransform
 from emozoo.data.batch_buffers import BatchBuffers
-from emozoo.data.schema import BadSample, target_arrays, validate_labels
+from emozoo.data.decode import decode_embedding, decode_image, read_labels
+from emozoo.data.schema import BadSample, target_arrays
 from emozoo.data.tario import tar_samples
 
 __all__ = [
@@ -59,8 +57,6 @@ __all__ = [
     "train_pipeline",
     "unpack_batch",
 ]
-
-IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")
 
 
 class _BadLog:
@@ -77,47 +73,6 @@ class _BadLog:
     def drain(self) -> list[str]:
         items, self.items = self.items, []
         return items
-
-
-def decode_image(sample: dict[str, Any]) -> Image.Image:
-    """The sample's image (the first of ``IMAGE_KEYS`` present), fully loaded; ``BadSample`` if none decodes."""
-    for key in IMAGE_KEYS:
-        if key in sample:
-            try:
-                img = Image.open(io.BytesIO(sample[key]))
-                img.load()
-            except Exception as err:
-                raise BadSample(f"{key}: undecodable image ({type(err).__name__})") from None
-            return img
-    raise BadSample(f"no image (expected one of {', '.join(IMAGE_KEYS)})")
-
-
-def decode_embedding(sample: dict[str, Any]) -> torch.Tensor:
-    """The sample's cached embedding (``npy``, a 1-d float array) as float32; ``BadSample`` if unreadable."""
-    if "npy" not in sample:
-        raise BadSample("no embedding (expected npy)")
-    try:
-        vector = np.load(io.BytesIO(sample["npy"]), allow_pickle=False)
-    except Exception as err:
-        raise BadSample(f"npy: undecodable embedding ({type(err).__name__})") from None
-    if vector.ndim != 1 or not np.isfinite(vector).all():
-        raise BadSample(f"npy: expected a finite 1-d vector, got shape {vector.shape}")
-    return torch.from_numpy(vector.astype(np.float32))
-
-
-def read_labels(sample: dict[str, Any]) -> dict[str, Any]:
-    """A sample's validated labels from its ``json`` member.
-
-    Raises:
-        BadSample: the member is missing, is not JSON, or fails ``validate_labels``.
-    """
-    if "json" not in sample:
-        raise BadSample("missing json labels")
-    try:
-        meta = json.loads(sample["json"])
-    except (ValueError, UnicodeDecodeError):
-        raise BadSample("json: not valid JSON") from None
-    return validate_labels(meta)
 
 
 def _samples(
@@ -146,24 +101,17 @@ def _samples(
         yield out
 
 
-def split_transform(transform: Callable | None) -> tuple[Callable | None, Callable | None]:
-    """(per-sample part, per-batch part) of an image transform.
+def split_transform(transform: Callable | None) -> tuple[Callable | None, BatchNormalize | None]:
+    """(per-sample half, per-batch half) of an image transform: an ``ImageTransform``'s own two halves.
 
-    A transform that ends in ``ToDtype(float32, scale=True)`` + ``Normalize`` (every ``create_transform``) runs its
-    geometry per sample and those two elementwise steps once per batch: samples stay uint8 until they are stacked,
-    a quarter of the bytes to copy, and the numbers are the same because both steps are elementwise. Moving float
-    batches out of loader workers (through shared memory) cost as much as decoding them on this project's CPUs,
-    which is why ``EmotionDataModule`` on an accelerator goes one step further and normalises on the device.
+    ``create_transform`` builds them apart (``emozoo.backbones.transforms``): the geometry runs per sample, so
+    samples stay uint8 until they are stacked (a quarter of the bytes to copy), and ``BatchNormalize`` runs once
+    per batch with the same numbers. Moving float batches out of loader workers (through shared memory) cost as
+    much as decoding them on this project's CPUs, which is why ``EmotionDataModule`` on an accelerator goes one
+    step further and normalises on the device. Any other callable runs whole, per sample.
     """
-    steps = transform.transforms if isinstance(transform, T.Compose) else []
-    if (
-        len(steps) >= 2
-        and isinstance(steps[-2], T.ToDtype)
-        and steps[-2].dtype == torch.float32
-        and steps[-2].scale
-        and isinstance(steps[-1], T.Normalize)
-    ):
-        return T.Compose(steps[:-2]), T.Compose(steps[-2:])
+    if isinstance(transform, ImageTransform):
+        return transform.sample, transform.batch
     return transform, None
 
 
@@ -172,7 +120,7 @@ def _batched(
     batch_size: int,
     partial: bool,
     log: _BadLog,
-    batch_transform: Callable | None,
+    batch_transform: BatchNormalize | None,
     buffers: BatchBuffers,
 ) -> Iterator[dict]:
     batch: list[dict[str, Any]] = []
@@ -187,29 +135,8 @@ def _batched(
         yield {"num_samples": 0, "num_bad": len(log.items), "bad": log.drain()}
 
 
-def _normalize_batch(
-    images: torch.Tensor, batch_transform: T.Compose, buffers: BatchBuffers
-) -> tuple[torch.Tensor, tuple[int, int] | None]:
-    """``batch_transform(images)`` and its buffer slot, written straight into a worker's buffer for uint8 images.
-
-    ``batch_transform`` is the per-batch part of ``split_transform``: ``ToDtype(float32, scale=True)`` then
-    ``Normalize``. They are computed as torchvision computes them (convert, multiply by 1/255, subtract the mean,
-    divide by the std; the same numbers, checked bitwise in the tests), but in place in one float buffer: float
-    batches are four times the bytes of uint8 ones, and every extra pass over them showed in the loader's
-    throughput on small images.
-    """
-    if images.dtype != torch.uint8:
-        return batch_transform(images), None
-    normalize = batch_transform.transforms[1]
-    out, slot = buffers.empty(images.shape, torch.float32)
-    out.copy_(images).mul_(1.0 / 255)
-    mean = torch.as_tensor(normalize.mean, dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(normalize.std, dtype=torch.float32).view(-1, 1, 1)
-    return out.sub_(mean).div_(std), slot
-
-
 def _collate(
-    batch: list[dict[str, Any]], log: _BadLog, batch_transform: Callable | None, buffers: BatchBuffers
+    batch: list[dict[str, Any]], log: _BadLog, batch_transform: BatchNormalize | None, buffers: BatchBuffers
 ) -> dict[str, Any]:
     """One batch dict from per-sample dicts, its targets packed into one tensor (``unpack_batch`` undoes it).
 
@@ -227,10 +154,10 @@ def _collate(
             stacked = np.stack([s[name] for s in batch])
             layout.append((name, stacked.shape, str(stacked.dtype)))
             blocks.append(stacked.reshape(-1).astype(np.float32, copy=False))
-        elif name == "image" and batch_transform is not None:
-            out[name], out[BatchBuffers.KEY] = _normalize_batch(
-                torch.stack([s[name] for s in batch]), batch_transform, buffers
-            )
+        elif name == "image" and batch_transform is not None:  # normalised straight into a worker's buffer
+            images = torch.stack([s[name] for s in batch])
+            buf, out[BatchBuffers.KEY] = buffers.empty(images.shape, torch.float32)
+            out[name] = batch_transform(images, out=buf)
         elif name == "image":
             images = [s[name] for s in batch]
             buf, out[BatchBuffers.KEY] = buffers.empty((len(images), *images[0].shape), images[0].dtype)
@@ -316,7 +243,7 @@ def train_pipeline(
     """An endless resampled stream cut to ``batches_per_worker`` batches per worker and epoch.
 
     With ``embeddings``, samples carry cached embeddings (``batch["embedding"]``) and ``transform`` is unused. With
-    ``normalize=False``, images stay uint8 and the caller applies ``split_transform(transform)[1]`` to the batch
+    ``normalize=False``, images stay uint8 and the caller applies ``transform.batch`` to the batch
     (after moving it to the device: a quarter of the bytes cross from the workers). ``start_epoch``: the epoch the
     first pass is (a resumed run continues with that epoch's shard draws and order, not the first epoch's).
     """
@@ -383,8 +310,11 @@ class _Loader(wds.WebLoader):
         return super().__iter__()
 
 
-def make_loader(pipeline: wds.DataPipeline, num_workers: int) -> torch.utils.data.DataLoader:
+def make_loader(pipeline: wds.DataPipeline, num_workers: int, pin_memory: bool = False) -> torch.utils.data.DataLoader:
     """A loader over an already-batched pipeline; workers persist so resampling seeds advance per epoch.
+
+    ``pin_memory``: batches arrive in page-locked memory, from which a CUDA copy with ``non_blocking=True``
+    overlaps the next batch's work (only worth it when the consumer's device is CUDA).
 
     Raises:
         ValueError: ``pipeline`` already feeds another loader (their workers would share buffer slots).
@@ -400,6 +330,7 @@ def make_loader(pipeline: wds.DataPipeline, num_workers: int) -> torch.utils.dat
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,
+        pin_memory=pin_memory,
     )
     # In the main process, as each batch arrives from the workers.
     loader = loader.map(functools.partial(unpack_batch, buffers=buffers))

@@ -20,8 +20,9 @@ import torch
 
 from emozoo.taxonomy import NUM_EMOTIONS, emotion_index
 
-__all__ = ["BadSample", "derive_targets", "target_arrays", "validate_labels"]
+__all__ = ["IMAGE_KEYS", "BadSample", "derive_targets", "target_arrays", "validate_labels"]
 
+IMAGE_KEYS = ("jpg", "jpeg", "png", "webp")  # a sample's image member, the first of these present
 SOURCES = ("synthface", "emonet-hq", "emonet-binary", "emonet-big")
 TARGETS = ("weak", "binary", "ratings")
 _NUMBER_TYPES = frozenset((int, float))

@@ -164,6 +164,7 @@ def load_model(
     encoder: str | bool | None = None,
     encoder_args: dict[str, Any] | None = None,
     neutral_means: str | Path | torch.Tensor | None = None,
+    device: str | torch.device | None = None,
 ):
     """Restore a model: a ``save_pretrained`` directory, ``hf-hub:org/name``, or a zoo name (``emozoo zoo list``).
 
@@ -176,10 +177,18 @@ def load_model(
         encoder_args: Empathic-Insight only: encoder constructor kwargs (a differently sized SigLIP).
         neutral_means: Empathic-Insight only: a JSON/JSONL file or a (40,) tensor; None takes the zoo entry's or
             the release's own file.
+        device: where the model goes once loaded: ``auto`` (CUDA, then MPS, then the CPU), ``cpu``, ``cuda``,
+            ``cuda:N`` or ``mps`` (``emozoo.devices.resolve_device``); None leaves it on ``map_location``.
 
     Raises:
         WeightsError: missing files, unknown names, or weights that do not match the config (names the keys).
     """
+    if device is not None:
+        from emozoo.devices import resolve_device
+
+        target = resolve_device(device)  # a bad device fails before a long load
+        return load_model(path_or_id, map_location, encoder=encoder, encoder_args=encoder_args,
+                          neutral_means=neutral_means).to(target)  # fmt: skip
     text = str(path_or_id)
     if text.startswith("hf-hub:"):
         if _looks_empathic_hub(text):

@@ -1,0 +1,72 @@
+"""Reading a sample's members: its image, its cached embedding and its labels.
+
+``read_image`` is the one function that turns encoded image bytes or a file into a PIL image, for training,
+evaluation, ``emozoo embed`` and ``emozoo predict`` alike, so that every path sees an image the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from emozoo.data.schema import IMAGE_KEYS, BadSample, validate_labels
+
+__all__ = ["decode_embedding", "decode_image", "read_image", "read_labels"]
+
+
+def read_image(source: bytes | str | Path) -> Image.Image:
+    """An image file or encoded image bytes as a fully decoded PIL image.
+
+    Decoding happens here, so a truncated file fails in this call and not later inside a transform.
+
+    Raises:
+        OSError, ValueError, ...: whatever PIL raises for an unreadable image (callers report and skip it).
+    """
+    img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    img.load()
+    return img
+
+
+def decode_image(sample: dict[str, Any]) -> Image.Image:
+    """The sample's image (the first of ``IMAGE_KEYS`` present), fully loaded; ``BadSample`` if none decodes."""
+    for key in IMAGE_KEYS:
+        if key in sample:
+            try:
+                return read_image(sample[key])
+            except Exception as err:
+                raise BadSample(f"{key}: undecodable image ({type(err).__name__})") from None
+    raise BadSample(f"no image (expected one of {', '.join(IMAGE_KEYS)})")
+
+
+def decode_embedding(sample: dict[str, Any]) -> torch.Tensor:
+    """The sample's cached embedding (``npy``, a 1-d float array) as float32; ``BadSample`` if unreadable."""
+    if "npy" not in sample:
+        raise BadSample("no embedding (expected npy)")
+    try:
+        vector = np.load(io.BytesIO(sample["npy"]), allow_pickle=False)
+    except Exception as err:
+        raise BadSample(f"npy: undecodable embedding ({type(err).__name__})") from None
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise BadSample(f"npy: expected a finite 1-d vector, got shape {vector.shape}")
+    return torch.from_numpy(vector.astype(np.float32))
+
+
+def read_labels(sample: dict[str, Any]) -> dict[str, Any]:
+    """A sample's validated labels from its ``json`` member.
+
+    Raises:
+        BadSample: the member is missing, is not JSON, or fails ``validate_labels``.
+    """
+    if "json" not in sample:
+        raise BadSample("missing json labels")
+    try:
+        meta = json.loads(sample["json"])
+    except (ValueError, UnicodeDecodeError):
+        raise BadSample("json: not valid JSON") from None
+    return validate_labels(meta)
