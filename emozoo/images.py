@@ -109,7 +109,7 @@ def _check_size(size: tuple[int, int], cap: int, label: str) -> None:
     if w * h > cap:
         raise ImageError(
             f"{label}: {w}x{h} = {_pixels(w * h)} is over the {_pixels(cap)} cap (a decompression bomb?); "
-            f"if the image is genuine, raise the cap with --max-pixels or {MAX_PIXELS_ENV}"
+            f"if the image is genuine, raise the cap: {MAX_PIXELS_ENV}=<pixels> emozoo ..."
         )
 
 
@@ -126,7 +126,7 @@ def _open(source: Any, cap: int, label: str) -> Image.Image:
     except Image.DecompressionBombError as err:
         raise ImageError(
             f"{label}: over Pillow's pixel limit ({err}); refused as a decompression bomb. If it is genuine, "
-            "raise PIL.Image.MAX_IMAGE_PIXELS as well as --max-pixels"
+            f"raise PIL.Image.MAX_IMAGE_PIXELS as well as {MAX_PIXELS_ENV}"
         ) from None
     except FileNotFoundError:
         raise ImageError(f"{label}: no such file; check the path") from None

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from emozoo.output_safety import dumps_jsonl, escape_csv_row
 from emozoo.taxonomy import NAMES
 
 __all__ = ["PredictionWriter", "plot_prediction"]
@@ -53,16 +54,20 @@ class PredictionWriter:
     def write(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
             if self.fmt == "jsonl":
-                self._file.write(json.dumps(rec) + "\n")
+                self._file.write(dumps_jsonl(rec) + "\n")
             else:
                 self._write_csv(rec)
             self.count += 1
+
+    def _writerow(self, row: list[Any]) -> None:
+        # A cell that starts like a formula would run in a spreadsheet: escaped (emozoo.output_safety).
+        self._csv.writerow(escape_csv_row(row))
 
     def _write_csv(self, rec: dict[str, Any]) -> None:
         extra = list(rec.get("extra", {}))
         if self._csv is None:
             self._csv = csv.writer(self._file)
-            self._csv.writerow(
+            self._writerow(
                 [
                     "image",
                     *LOCATION_COLUMNS,
@@ -73,12 +78,12 @@ class PredictionWriter:
                 ]
             )
         if "face" not in rec:  # no face in this image
-            self._csv.writerow([rec["image"]])
+            self._writerow([rec["image"]])
             return
         tops = [t["emotion"] for t in rec["top_k"]] + [""] * (self.top_k - len(rec["top_k"]))
         landmarks = "" if rec["landmarks"] is None else json.dumps(rec["landmarks"])
         score = "" if rec["detector_score"] is None else rec["detector_score"]
-        self._csv.writerow(
+        self._writerow(
             [
                 rec["image"],
                 rec["face"],

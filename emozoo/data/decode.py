@@ -16,21 +16,22 @@ import torch
 from PIL import Image
 
 from emozoo.data.schema import IMAGE_KEYS, BadSample, validate_labels
+from emozoo.images import ImageError, load_image
 
 __all__ = ["decode_embedding", "decode_image", "read_image", "read_labels"]
 
 
-def read_image(source: bytes | str | Path) -> Image.Image:
-    """An image file or encoded image bytes as a fully decoded PIL image.
+def read_image(source: bytes | str | Path, name: str | None = None) -> Image.Image:
+    """An image file or encoded image bytes as a fully decoded RGB image, read the way a person sees it.
 
-    Decoding happens here, so a truncated file fails in this call and not later inside a transform.
+    This is ``emozoo.images.load_image`` (EXIF orientation, alpha over white, 16-bit scaling, first frame, the
+    pixel cap checked from the header). Decoding happens here, so a truncated file fails in this call and not
+    later inside a transform.
 
     Raises:
-        OSError, ValueError, ...: whatever PIL raises for an unreadable image (callers report and skip it).
+        ImageError: an unreadable, unsupported or over-the-cap image (one line; callers report and skip it).
     """
-    img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    img.load()
-    return img
+    return load_image(source, name=name)
 
 
 def decode_image(sample: dict[str, Any]) -> Image.Image:
@@ -38,9 +39,9 @@ def decode_image(sample: dict[str, Any]) -> Image.Image:
     for key in IMAGE_KEYS:
         if key in sample:
             try:
-                return read_image(sample[key])
-            except Exception as err:
-                raise BadSample(f"{key}: undecodable image ({type(err).__name__})") from None
+                return read_image(sample[key], name=key)
+            except ImageError as err:
+                raise BadSample(f"undecodable image: {err}") from None
     raise BadSample(f"no image (expected one of {', '.join(IMAGE_KEYS)})")
 
 

@@ -10,7 +10,6 @@ image that cannot be read becomes an error that the caller reports and skips; it
 
 from __future__ import annotations
 
-import glob
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from emozoo.data.decode import decode_image, read_image
 from emozoo.data.tario import tar_samples
 from emozoo.errors import DataError
 from emozoo.inference.crops import Cropper
+from emozoo.inputs import IMAGE_EXTS, find_inputs
 
 __all__ = ["IMAGE_EXTS", "Inputs", "as_image", "collect_inputs", "image_loaders", "ramp_batches"]
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 # An image for ``predict``: a file, encoded bytes, a PIL image, an HWC uint8 array or a CHW tensor.
 Source = str | Path | bytes | Image.Image | np.ndarray | torch.Tensor
@@ -41,6 +39,8 @@ class Inputs:
 
     images: list[tuple[str, Source]] = field(default_factory=list)
     shards: list[str] = field(default_factory=list)
+    videos: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "<folder>: <reason>" that a walk could not read
     shard_samples: int | None = 0  # from the shards' manifest.json; None when unknown
 
     @property
@@ -57,34 +57,29 @@ def _shard_count(directory: Path, names: set[str]) -> int | None:
         return None
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> Inputs:
-    """Expand image files, folders (recursive), globs and shard tars/folders into an ``Inputs``.
+def collect_inputs(inputs: Sequence[str | Path], *, recursive: bool = True) -> Inputs:
+    """Expand image files, folders, globs and shard tars into an ``Inputs`` (``emozoo.inputs.find_inputs``).
 
-    A folder contributes its image files (by extension, recursively) and its ``*.tar`` shards. A file named
-    explicitly is taken as an image whatever its extension (so an unreadable one is reported, not ignored).
+    Folder walks and ``**`` never follow a symlink loop and each file comes out once. A folder contributes its
+    images (by extension), videos and ``*.tar`` shards. A file named explicitly is taken as an image whatever its
+    extension (so an unreadable one is reported, not ignored).
 
     Raises:
-        DataError: an input matches nothing, or no image or shard is found at all.
+        DataError: an input matches nothing, or no image, video or shard is found at all.
     """
-    found = Inputs()
+    files = find_inputs([str(i) for i in inputs], recursive=recursive)
+    found = Inputs(
+        images=[(str(f), f) for f in files.images],
+        videos=list(files.videos),
+        shards=[str(f) for f in files.shards],
+        unreadable=list(files.unreadable),
+    )
     counts: dict[Path, set[str]] = {}
-    for item in map(str, inputs):
-        explicit = Path(item).is_file()  # named on purpose: read it whatever its extension
-        paths = [Path(item)] if Path(item).exists() else [Path(p) for p in sorted(glob.glob(item, recursive=True))]
-        if not paths:
-            raise DataError(f"input not found: {item} (give image files, folders, globs or .tar shards)")
-        for path in paths:
-            for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-                if f.suffix == ".tar":
-                    found.shards.append(str(f))
-                    counts.setdefault(f.parent, set()).add(f.name)
-                elif f.suffix.lower() in IMAGE_EXTS or explicit:
-                    found.images.append((str(f), f))
+    for f in files.shards:
+        counts.setdefault(f.parent, set()).add(f.name)
     for directory, names in counts.items():
         n = _shard_count(directory, names)
         found.shard_samples = None if n is None or found.shard_samples is None else found.shard_samples + n
-    if not found.images and not found.shards:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTS)}) or .tar shards in {', '.join(map(str, inputs))}")
     return found
 
 

@@ -267,44 +267,46 @@ def test_finite_records_pass_unchanged():
     assert strict_loads(dumps_jsonl(record)) == record
 
 
-# --- the writers that emozoo predict uses (wired in by the integrator) ------------------------------------------
-
-WIRING = "the integrator routes PredictionWriter/collect_inputs through output_safety/inputs"
+# --- the writers and the input collection that emozoo predict uses ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
+def _records(key: str, outputs) -> list[dict]:
+    from emozoo.inference.records import face_predictions
+
+    face = {"image_key": key, "face": 0, "box": [0, 0, 8, 8], "landmarks": None, "detector_score": None}
+    return [p.to_dict() for p in face_predictions([face], outputs, top_k=3)]
+
+
 def test_prediction_writer_csv_is_escaped(tmp_path):
     import torch
 
-    from emozoo.inference_output import PredictionWriter, prediction_records
+    from emozoo.inference_output import PredictionWriter
 
     outputs = {"intensity": torch.rand(1, 40), "distribution": torch.softmax(torch.rand(1, 40), -1)}
     with PredictionWriter(tmp_path / "p.csv", top_k=3) as w:
-        w.write(prediction_records([ATTACKS[0]], outputs, top_k=3))
+        w.write(_records(ATTACKS[0], outputs))
     with (tmp_path / "p.csv").open(newline="") as f:
         assert not [c for row in csv.reader(f) for c in row if spreadsheet_runs(c)]
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_prediction_writer_jsonl_has_no_nan(tmp_path):
     import torch
 
-    from emozoo.inference_output import PredictionWriter, prediction_records
+    from emozoo.inference_output import PredictionWriter
 
     outputs = {"intensity": torch.full((1, 40), float("nan")), "distribution": torch.full((1, 40), float("nan"))}
     with PredictionWriter(tmp_path / "p.jsonl", top_k=3) as w:
-        w.write(prediction_records(["a.jpg"], outputs, top_k=3))
+        w.write(_records("a.jpg", outputs))
     strict_loads((tmp_path / "p.jsonl").read_text())
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_collect_inputs_scores_each_file_once(tree):
     from emozoo.inference import collect_inputs
 
     os.symlink("..", tree / "sub" / "up")
-    images = collect_inputs(["data/**/*.jpg"]).images
-    assert len(images) == len({os.path.realpath(p) for p in images})
+    images = [path for _, path in collect_inputs(["data/**/*.jpg"]).images]
+    assert images and len(images) == len({os.path.realpath(p) for p in images})
 
 
 def test_output_safety_docstring_examples_run():
