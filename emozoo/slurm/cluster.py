@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from emozoo.config_checks import check_key_path, check_keys, wrap_omegaconf_error
@@ -40,6 +41,19 @@ class ClusterConfig:
     extra_sbatch: list[str] = field(default_factory=list)  # more "#SBATCH" options, e.g. "--exclusive"
 
 
+_TIME = re.compile(r"(\d+-)?\d+(:\d+){0,2}")  # SLURM's --time: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM:SS
+
+
+def _check_times(layer: DictConfig, source: str) -> None:
+    """Unquoted ``time: 10:00:00`` reaches us as the integer 36000 (YAML 1.1 base 60), which SLURM would read
+    as 36000 minutes; refuse numbers so that the file says what it means."""
+    times = {k: layer.get(k) for k in ("time", "leaderboard_time")}
+    times.update({f"stage_time.{k}": v for k, v in (layer.get("stage_time") or {}).items()})
+    for key, value in times.items():
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f'{source}: {key}: {value} is a number to YAML; quote the time, e.g. {key}: "10:00:00"')
+
+
 def load_cluster(path: str | Path | None, overrides: list[str] | None = None) -> ClusterConfig:
     """Read a cluster YAML (a path or a name under ``configs/cluster/``) and apply ``key=value`` overrides."""
     cfg = OmegaConf.structured(ClusterConfig)
@@ -54,6 +68,7 @@ def load_cluster(path: str | Path | None, overrides: list[str] | None = None) ->
             raise ConfigError(f"cluster config not found: {p} (shipped: {', '.join(names)})")
         layer = OmegaConf.load(p)
         check_keys(layer, ClusterConfig, str(p))
+        _check_times(layer, str(p))
         try:
             cfg = OmegaConf.merge(cfg, layer)
         except OmegaConfBaseException as err:
@@ -63,8 +78,10 @@ def load_cluster(path: str | Path | None, overrides: list[str] | None = None) ->
         if not sep:
             raise ConfigError(f"cluster override {item!r} is not key=value (e.g. nodes=2)")
         check_key_path(key, ClusterConfig, "cluster override")
+        # A time such as 10:00:00 stays text: YAML 1.1 would read it as the base-60 number 36000.
+        parsed = value if _TIME.fullmatch(value) else OmegaConf.from_dotlist([f"v={value}"])["v"]
         try:
-            OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"])["v"], merge=True)
+            OmegaConf.update(cfg, key, parsed, merge=True)
         except OmegaConfBaseException as err:
             raise wrap_omegaconf_error(err, "cluster override") from None
     obj: ClusterConfig = OmegaConf.to_object(cfg)

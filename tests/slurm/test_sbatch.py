@@ -148,3 +148,13 @@ def test_script_runs_two_simulated_nodes(tiny_data, tmp_path, monkeypatch):
     assert "trainer.num_nodes=2" in (tmp_path / "log" / "srun.calls").read_text()
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in logs
     assert (tmp_path / "runs" / "smoke" / "job" / "report.json").is_file()
+
+
+def test_times_stay_times(tmp_path):
+    """YAML 1.1 reads 10:00:00 as the base-60 number 36000: an override keeps the text, a file must quote it."""
+    c = load_cluster("default", ["time=10:00:00", "stage_time.eval=1-02:00:00", "leaderboard_time=30"])
+    assert (c.time, c.stage_time, c.leaderboard_time) == ("10:00:00", {"eval": "1-02:00:00"}, "30")
+    bad = tmp_path / "c.yaml"
+    bad.write_text("time: 10:00:00\n")
+    with pytest.raises(ConfigError, match='time: 36000 is a number to YAML; quote the time, e.g. time: "10:00:00"'):
+        load_cluster(str(bad))
