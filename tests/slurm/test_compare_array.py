@@ -171,3 +171,30 @@ def test_another_comparison_in_the_same_folder_is_refused(slurm, tmp_path, capsy
     assert main(_compare(tmp_path)) == 0
     assert main(_compare(tmp_path, backbones=["cnn-tiny"])) == 2
     assert "plan of another comparison; give another --out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_a_failing_task_writes_a_failed_row_with_its_log(slurm, tmp_path, monkeypatch, rank):
+    import emozoo.recipes
+    from emozoo.slurm.task import run_array_task
+
+    assert main(_compare(tmp_path)) == 0
+    plan = read_plan(tmp_path / "cmp" / "plan.json")
+
+    def boom(cfg):
+        assert cfg.backbone.name == "vit-b16" and cfg.resume == "auto" and cfg.version == plan.version
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(emozoo.recipes, "run_experiment", boom)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "777")
+    monkeypatch.setenv("SLURM_PROCID", rank)
+    with pytest.raises(RuntimeError):  # the task still fails, so sacct says so too
+        run_array_task(tmp_path / "cmp" / "plan.json")
+    result = tmp_path / "cmp" / "results" / "vit-b16.json"
+    if rank != "0":  # only rank 0 speaks for the task
+        assert not result.exists()
+        return
+    row = json.loads(result.read_text())
+    assert row["status"] == "failed" and row["error"] == "RuntimeError: CUDA out of memory"
+    assert row["log"] == f"{tmp_path / 'logs'}/{plan.job_name}-777_2.out"
