@@ -148,11 +148,13 @@ def submit_compare(
         from emozoo.slurm.task import gather_leaderboard
 
         return CompareSubmission(plan, plan_path, skipped, [], gather_leaderboard(plan_path))
-    jobs = compare_jobs(plan, plan_path, launch, todo, max_parallel)
+    array, board = compare_jobs(plan, plan_path, launch, todo, max_parallel)
+    scripts = Path(plan.out_dir) / "scripts"
     if not dry_run:
         write_plan(plan_path, plan)  # before sbatch: a task may start at once
-    submitted = submit_jobs(jobs, Path(plan.out_dir) / "scripts", dry_run=dry_run)
-    if not dry_run:
+    submitted = submit_jobs([array], scripts, dry_run=dry_run)
+    if not dry_run:  # the array's id is saved before anything else can fail, so a re-run sees it in squeue
         plan.array_job_id, plan.array_tasks = submitted[0].job_id, todo
         write_plan(plan_path, plan)
+    submitted += submit_jobs([board], scripts, dry_run=dry_run, submitted=submitted)
     return CompareSubmission(plan, plan_path, skipped, submitted)

@@ -64,14 +64,18 @@ def sbatch(path: str | Path, dependency: str | None = None) -> str:
     return m.group(1)
 
 
-def submit_jobs(jobs: list[Job], script_dir: str | Path, dry_run: bool = False) -> list[Submitted]:
+def submit_jobs(
+    jobs: list[Job], script_dir: str | Path, dry_run: bool = False, submitted: list[Submitted] | None = None
+) -> list[Submitted]:
     """Write each job's script to ``script_dir/<name>.sbatch`` and submit them in order (dry run: neither).
+
+    ``submitted`` are jobs of the same submission sent before (their names may appear in ``after``).
 
     Raises:
         EmozooError: a job names an unknown or later job in ``after``, or sbatch fails (jobs submitted before
             the failure stay submitted; their ids are in the message).
     """
-    ids: dict[str, str] = {}
+    ids = {s.job.name: s.job_id or f"<{s.job.name}>" for s in submitted or []}
     done: list[Submitted] = []
     for job in jobs:
         if job.name in ids:
@@ -88,7 +92,7 @@ def submit_jobs(jobs: list[Job], script_dir: str | Path, dry_run: bool = False) 
             try:
                 job_id = sbatch(path, dependency)
             except EmozooError as err:
-                so_far = ", ".join(f"{s.job.name}={s.job_id}" for s in done)
+                so_far = ", ".join(f"{s.job.name}={s.job_id}" for s in [*(submitted or []), *done])
                 raise EmozooError(f"{err} (already submitted: {so_far or 'none'})") from None
         ids[job.name] = job_id or f"<{job.name}>"
         done.append(Submitted(job, path, dependency, job_id))

@@ -198,3 +198,18 @@ def test_a_failing_task_writes_a_failed_row_with_its_log(slurm, tmp_path, monkey
     row = json.loads(result.read_text())
     assert row["status"] == "failed" and row["error"] == "RuntimeError: CUDA out of memory"
     assert row["log"] == f"{tmp_path / 'logs'}/{plan.job_name}-777_2.out"
+
+
+def test_failed_leaderboard_submission_keeps_the_array_id(slurm, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_SBATCH_FAIL", "-leaderboard.sbatch")
+    assert main(_compare(tmp_path)) == 2
+    (array,) = sbatch_calls(slurm)
+    plan = read_plan(tmp_path / "cmp" / "plan.json")
+    err = capsys.readouterr().err
+    assert "Invalid account" in err and f"already submitted: {plan.job_name}={array['id']}" in err
+    assert plan.array_job_id == array["id"]
+    # so the same command, run again while the array is queued, does not submit it twice
+    monkeypatch.delenv("FAKE_SBATCH_FAIL")
+    (slurm / "squeue.out").write_text(f"{array['id']}_[0-2]\n")
+    assert main(_compare(tmp_path)) == 2
+    assert len(sbatch_calls(slurm)) == 1
