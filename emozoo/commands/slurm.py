@@ -1,49 +1,46 @@
-"""``emozoo slurm --cluster NAME [--dry-run] [EXPERIMENT] [key=value ...]``: render and submit an sbatch job."""
+"""``emozoo slurm --cluster NAME [--chain] [--dry-run] [EXPERIMENT] [key=value ...]``: render and submit sbatch jobs."""
 
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 from emozoo.commands._args import add_experiment_args, split_args
+from emozoo.commands._cluster_args import add_cluster_args, cluster_overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "slurm",
-        help="render an sbatch script from configs/cluster/*.yaml and submit it",
-        description="Training arguments (EXPERIMENT and key=value) are checked here, before anything is submitted.",
+        help="render sbatch scripts from configs/cluster/*.yaml and submit them",
+        description="Training arguments (EXPERIMENT and key=value) are checked here, before anything is submitted. "
+        "trainer.num_nodes/devices/accelerator/strategy are taken as the cluster's nodes/gpus_per_node/"
+        "accelerator/strategy, and refused when a flag says otherwise.",
     )
     add_experiment_args(p, help="passed to train.py")
-    p.add_argument("--cluster", default="default", help="name under configs/cluster/ or a YAML path")
+    add_cluster_args(p, cluster_default="default")
     p.add_argument(
-        "--set",
-        dest="cluster_overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a cluster key, e.g. --set nodes=4 --set partition=booster",
+        "--chain",
+        action="store_true",
+        help="one job per stage, then an eval job, linked with afterok; each starts from the previous export",
     )
-    p.add_argument("--nodes", type=int, help="shorthand for --set nodes=N")
-    p.add_argument("--dry-run", action="store_true", help="print the script, do not submit")
-    p.add_argument("--out", default=None, help="where to write the script (default: logs/slurm/<job>-<time>.sbatch)")
+    p.add_argument("--out", default=None, help="folder for the scripts (default: <log_dir>/sbatch-<date>-<time>/)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from emozoo.config import load_config
-    from emozoo.slurm import load_cluster, render_sbatch, submit
+    from emozoo.slurm import describe, resolve_launch
+    from emozoo.slurm.chain import submit_experiment
 
-    overrides = list(args.cluster_overrides) + ([f"nodes={args.nodes}"] if args.nodes else [])
-    cluster = load_cluster(args.cluster, overrides)
-    experiment, train_overrides = split_args(args.args)
-    load_config(experiment, train_overrides)  # a typo fails here, not hours later in the queue
-    script = render_sbatch(cluster, list(args.args), workdir=Path.cwd().resolve())
+    experiment, overrides = split_args(args.args)
+    launch = resolve_launch(args.cluster, cluster_overrides(args), experiment, overrides)
+    for note in launch.notes:
+        print(f"[emozoo] {note}")
+    submitted = submit_experiment(launch, chain=args.chain, dry_run=args.dry_run, script_dir=args.out)
     if args.dry_run:
-        print(script)
+        print(describe(submitted))
         return 0
-    out = args.out or f"{cluster.log_dir}/{cluster.job_name}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
-    print(submit(script, out))
-    print(f"[emozoo] script: {out}")
+    for s in submitted:
+        after = f" (after {s.dependency})" if s.dependency else ""
+        print(f"[emozoo] submitted {s.job.name}: job {s.job_id}{after}, script {s.path}")
+    print(f"[emozoo] watch: squeue --me --name={','.join(s.job.name for s in submitted)}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,25 +14,16 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from emozoo.cli import main
 from emozoo.errors import ConfigError
 from emozoo.slurm import load_cluster, render_sbatch
-from tests.slurm.fakes import install_fakes
+from tests.slurm.fakes import install_fakes, sbatch_calls, sbatch_options
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _sbatch_options(script: str) -> dict[str, str]:
-    opts = {}
-    for line in script.splitlines():
-        m = re.match(r"#SBATCH --([\w-]+)(?:=(.*))?$", line)
-        if m:
-            opts[m.group(1)] = m.group(2) or ""
-    return opts
 
 
 @pytest.mark.parametrize("cluster", sorted(p.stem for p in (REPO / "configs" / "cluster").glob("*.yaml")))
 def test_rendered_script_for_every_cluster(cluster):
     c = load_cluster(cluster, ["nodes=3"])
     script = render_sbatch(c, ["configs/experiment/smoke.yaml", "optim.lr=0.1"], workdir="/work dir")
-    opts = _sbatch_options(script)
+    opts = sbatch_options(script)
     assert opts["nodes"] == "3"
     assert opts["ntasks-per-node"] == str(c.gpus_per_node)
     assert opts["gpus-per-node"].endswith(str(c.gpus_per_node))
@@ -58,11 +48,33 @@ def test_cluster_errors_suggest():
 def test_submit_through_fake_sbatch(tmp_path, monkeypatch, capsys):
     install_fakes(tmp_path / "bin", tmp_path / "log", monkeypatch)
     monkeypatch.chdir(REPO)
-    out = tmp_path / "job.sbatch"
+    out = tmp_path / "scripts"
     assert main(["slurm", "--cluster", "default", "--nodes", "2", "--out", str(out), "optim.lr=0.01"]) == 0
-    assert "Submitted batch job 4242" in capsys.readouterr().out
-    assert (tmp_path / "log" / "sbatch.calls").read_text().split() == [str(out)]
-    assert _sbatch_options(out.read_text())["nodes"] == "2"
+    printed = capsys.readouterr().out
+    (call,) = sbatch_calls(tmp_path / "log")
+    assert call["args"] == ["--parsable", str(out / "emozoo.sbatch")]
+    assert f"job {call['id']}" in printed and "squeue --me --name=emozoo" in printed
+    assert call["options"]["nodes"] == "2"
+    assert call["script"] == (out / "emozoo.sbatch").read_text()
+
+
+def test_sbatch_output_is_parsed(tmp_path, monkeypatch):
+    from emozoo.errors import EmozooError
+    from emozoo.slurm import sbatch
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "sbatch"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    script = tmp_path / "x.sbatch"
+    script.write_text("#!/bin/bash\n")
+    for printed, expected in (("777", "777"), ("778;juwels", "778"), ("warning: x\n779", "779")):
+        fake.write_text(f"#!/bin/bash\nprintf '{printed}\\n'\n")
+        fake.chmod(0o755)
+        assert sbatch(script) == expected
+    fake.write_text("#!/bin/bash\necho 'Submitted batch job 5'\n")  # no --parsable output: refuse to guess
+    with pytest.raises(EmozooError, match="expected a job id from --parsable"):
+        sbatch(script)
 
 
 def test_bad_training_args_fail_before_submission(tmp_path, monkeypatch, capsys):
@@ -136,3 +148,13 @@ def test_script_runs_two_simulated_nodes(tiny_data, tmp_path, monkeypatch):
     assert "trainer.num_nodes=2" in (tmp_path / "log" / "srun.calls").read_text()
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in logs
     assert (tmp_path / "runs" / "smoke" / "job" / "report.json").is_file()
+
+
+def test_times_stay_times(tmp_path):
+    """YAML 1.1 reads 10:00:00 as the base-60 number 36000: an override keeps the text, a file must quote it."""
+    c = load_cluster("default", ["time=10:00:00", "stage_time.eval=1-02:00:00", "leaderboard_time=30"])
+    assert (c.time, c.stage_time, c.leaderboard_time) == ("10:00:00", {"eval": "1-02:00:00"}, "30")
+    bad = tmp_path / "c.yaml"
+    bad.write_text("time: 10:00:00\n")
+    with pytest.raises(ConfigError, match='time: 36000 is a number to YAML; quote the time, e.g. time: "10:00:00"'):
+        load_cluster(str(bad))
