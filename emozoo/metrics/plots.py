@@ -51,7 +51,7 @@ def plot_spearman_bars(report: dict[str, Any], path: Path) -> Path:
 
 
 def plot_kappa_boxes(report: dict[str, Any], path: Path) -> Path:
-    """Box plots of pooled quadratic κ by annotator group: human–human pairs, model–human, random–human."""
+    """Box plots of the κ units (one per pair and emotion) by group: human–human, model–human, random–human."""
     kappa = report["kappa"]
     groups = [
         ("human–human", kappa["human_human"]),
@@ -60,7 +60,7 @@ def plot_kappa_boxes(report: dict[str, Any], path: Path) -> Path:
     ]
     labels, data = [], []
     for label, group in groups:
-        vals = _values(group["values"])
+        vals = np.array([v for per_e in group["units"].values() for v in per_e.values() if v is not None], float)
         # wrapped to the width of one box (~2 in), so a long model name cannot run into its neighbours' labels
         labels.append(textwrap.fill(label, width=22) + f"\n(n={int(np.sum(~np.isnan(vals)))})")
         data.append(vals[~np.isnan(vals)])
@@ -69,12 +69,12 @@ def plot_kappa_boxes(report: dict[str, Any], path: Path) -> Path:
     ax.boxplot(data, tick_labels=labels, showmeans=True)
     rng = np.random.default_rng(0)  # jitter only, so the points of small groups stay visible
     for k, vals in enumerate(data, start=1):
-        ax.scatter(k + rng.uniform(-0.08, 0.08, vals.size), vals, s=12, alpha=0.6, color="black")
+        ax.scatter(k + rng.uniform(-0.08, 0.08, vals.size), vals, s=6, alpha=0.3, color="black")
     mw = kappa["mann_whitney"]
     if mw["p_value"] is not None:
         ax.set_title(f"Quadratic κ by annotator group (Mann–Whitney p = {mw['p_value']:.3g})")
     else:
         ax.set_title("Quadratic κ by annotator group")
-    ax.set_ylabel("Cohen's κ (quadratic, truncated labels)")
+    ax.set_ylabel("Cohen's κ per (pair, emotion) (quadratic, truncated)")
     fig.savefig(path, dpi=120)
     return path

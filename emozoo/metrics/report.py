@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emozoo.metrics.agreement import verdict_sentence
 from emozoo.metrics.plots import plot_kappa_boxes, plot_spearman_bars
 
 __all__ = ["render_markdown", "write_report"]
@@ -46,7 +47,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     mw = kappa["mann_whitney"]
-    verdict = {True: "could be an annotator", False: "is distinguishable from the annotators", None: "not testable"}
     level = int(round(100 * meta["ci_level"]))
     lines += [
         "",
@@ -56,10 +56,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{meta['n_bootstrap']} bootstrap resamples)",
         f"- Mean ρ, random baseline: {_fmt(random['mean_spearman'])} ({level}% CI {_ci(random['spearman_ci'])})",
         f"- Mean ρ, raters leave-one-out: {_fmt(raters['loo_mean_spearman'])}",
-        f"- Mean κ: {name}–human {_fmt(kappa['model_human']['mean'])}, human–human "
+        f"- Mean κ over (pair, emotion) units: {name}–human {_fmt(kappa['model_human']['mean'])}, human–human "
         f"{_fmt(kappa['human_human']['mean'])}, random–human {_fmt(kappa['random_human']['mean'])}",
-        f"- Mann–Whitney U ({name}–human vs human–human κ): p = {_fmt(mw['p_value'], 4)} → {name} "
-        f"{verdict[mw['could_be_annotator']]} (p > {mw['threshold']})",
+        f"- Verdict: {verdict_sentence(mw, name)}.",
+        f"- Mann–Whitney U, two-sided, on {mw['n_model']} {name}–human vs {mw['n_human']} human–human κ values, "
+        f"one per (rater pair, emotion) as in the authors' analysis-hq.ipynb: U = {_fmt(mw['statistic'], 1)}, "
+        f"p = {_fmt(mw['p_value'], 4)}",
         f"- Mean Krippendorff's α (interval, humans): {_fmt(alpha['mean'])}",
     ]
     excluded = sorted(set(model["excluded_emotions"]) | set(alpha["excluded_emotions"]))
