@@ -11,8 +11,8 @@ Two CSV layouts are understood:
 - **wide**: one row per (image, rater), columns ``path,annotator`` and one column per emotion, named by its
   name, slug, alias or ``Family|Name`` key. ``Extra Dimensions|...`` columns (arousal, valence, ...) are skipped.
 
-Empty cells, ``nan``, ``NA``, ``n/a``, ``null`` and ``none`` mean "not rated" (``emozoo.emonet.vocab.MISSING``). Anything else that is wrong raises ``DataError``
-naming the file, line or column.
+Empty cells, ``nan``, ``NA``, ``n/a``, ``null`` and ``none`` mean "not rated" (``emozoo.emonet.vocab.MISSING``).
+Anything else that is wrong raises ``DataError`` naming the file, line or column.
 """
 
 from __future__ import annotations
@@ -167,6 +167,15 @@ def read_annotations(path: str | Path, format: str = "auto") -> AnnotationTable:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    try:
+        return _read(path, format)
+    except csv.Error as err:  # e.g. a field over the csv module's size limit
+        raise DataError(f"{path}: not a readable CSV table ({err})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _read(path: Path, format: str) -> AnnotationTable:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = csv.DictReader(fh)
         header = [h.strip() for h in rows.fieldnames or []]
