@@ -115,7 +115,8 @@ def render_interrater_markdown(result: dict[str, Any]) -> str:
         f"{_fmt(ov['kappa_mean'], 4)}",
         f"- κ pooled per rater pair over all emotions, mean over pairs (not the authors'): "
         f"{_fmt(ov['kappa_pooled_pair_mean'], 4)}",
-        f"- α ({result['level']}): mean over emotions {_fmt(ov['alpha_mean'], 4)}, pooled {_fmt(ov['alpha_pooled'], 4)}",
+        f"- α ({result['level']}): mean over emotions {_fmt(ov['alpha_mean'], 4)}, "
+        f"pooled {_fmt(ov['alpha_pooled'], 4)}",
     ]
     if votes:
         lines.append(f"- Units (image, emotion) rated more than once: {result['votes']['n_units']}")
