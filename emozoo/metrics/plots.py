@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_alpha_kappa", "plot_kappa_boxes", "plot_spearman_bars", "plot_vote_splits"]
+__all__ = ["plot_alpha_kappa", "plot_confusion", "plot_kappa_boxes", "plot_spearman_bars", "plot_vote_splits"]
 
 
 def _values(d: dict[str, float | None]) -> np.ndarray:
@@ -134,5 +134,28 @@ def plot_alpha_kappa(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel(f"agreement ({result['level']} α; quadratic κ)")
     ax.set_title("Agreement per emotion (undefined drawn at 0)", loc="left")
     fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def plot_confusion(confusion: np.ndarray, classes: list[str], path: Path, title: str = "") -> Path:
+    """A confusion matrix, rows (true class) normalised to shares, each cell labelled with its count."""
+    counts = np.asarray(confusion)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.nan_to_num(counts / counts.sum(1, keepdims=True))
+    size = max(4.5, 0.6 * len(classes) + 2.0)
+    fig = Figure(figsize=(size + 1.0, size), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            color = "white" if share[i, j] > 0.6 else "black"
+            ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("class of the top mapped head")
+    ax.set_ylabel("true class")
+    ax.set_title(title, loc="left", fontsize=9)
+    fig.colorbar(im, ax=ax, label="share of the true class")
     fig.savefig(path, dpi=100)
     return path
