@@ -81,7 +81,7 @@ def test_emozoo_predict_records_give_the_same_answer(emonet_dir: Path, tmp_path:
     labels = [str(x) for x in rng.integers(0, 8, len(keys))]
     path = tmp_path / "pred.jsonl"
     with path.open("w") as fh:
-        for key, s, lab in zip(keys, scores, labels):
+        for key, s in zip(keys, scores):
             p = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
             rec = {"image": f"shards/test-000000.tar:{Path(key).stem}", "distribution": dict(zip(NAMES, p.tolist()))}
             fh.write(json.dumps(rec) + "\n")
