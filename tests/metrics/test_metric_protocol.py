@@ -215,3 +215,21 @@ def test_many_raters_fit_in_memory_proportional_to_ratings(tmp_path: Path) -> No
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["n_raters"] == 20000 and result["n_ratings"] == 20000
+
+
+def test_too_many_rating_pairs_is_a_clear_error() -> None:
+    n = 200  # one (image, emotion) rated by 200 raters: 19,900 rating pairs
+    with pytest.raises(
+        ValueError, match=r"19,900 pairs of ratings.*200 ratings of one emotion.*max_rating_pairs=1,000"
+    ):
+        interrater_agreement_sparse(
+            np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), [f"r{i}" for i in range(n)], max_rating_pairs=1000
+        )
+
+
+def test_oversized_csv_field_is_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("path,annotator,value,emotion\nx,r," + "1" * 200_000 + ",Anger\n")
+    assert main(["agreement", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a readable CSV table" in err
