@@ -62,7 +62,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Verdict: {verdict_sentence(mw, name)}.",
         f"- Mann–Whitney U, two-sided, on {mw['n_model']} {name}–human vs {mw['n_human']} human–human κ values, "
         f"one per (rater pair, emotion) as in the authors' analysis-hq.ipynb: U = {_fmt(mw['statistic'], 1)}, "
-        f"p = {_fmt(mw['p_value'], 4)}",
+        f"p = {'–' if mw['p_value'] is None else format(mw['p_value'], '.4g')}",
         f"- Mean Krippendorff's α (interval, humans): {_fmt(alpha['mean'])}",
     ]
     excluded = sorted(set(model["excluded_emotions"]) | set(alpha["excluded_emotions"]))
