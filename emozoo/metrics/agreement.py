@@ -152,6 +152,21 @@ def _kappa_group(pairs: dict[str, tuple[np.ndarray, np.ndarray]], emotions: Sequ
     }
 
 
+def annotator_table(human: dict[str, Any], model: dict[str, Any], names: Sequence[str]) -> dict[str, float | None]:
+    """The notebook's agreement table, column ``average_all_emotions``: per annotator, the mean over emotions of
+    its mean κ with the human raters (for a rater: the other raters). The model's entry is ``"model"``."""
+    out: dict[str, float | None] = {}
+    pairs = list(itertools.combinations(names, 2))  # the order _kappa_group's units were built in
+    units = list(human["units"].values())
+    emotions = list(units[0]) if units else []
+    for rater in names:
+        mine = [u for (a, b), u in zip(pairs, units) if rater in (a, b)]
+        means = [np.mean(ks) for e in emotions if (ks := [u[e] for u in mine if u[e] is not None])]
+        out[rater] = float(np.mean(means)) if means else None
+    out["model"] = _num(_nanmean(list(model["per_emotion"].values()))) if model["units"] else None
+    return out
+
+
 def unit_values(group: dict[str, Any]) -> list[float]:
     """The defined κ units of a group (``units`` of :func:`agreement_report`'s κ groups), pair by pair."""
     return [v for per_e in group["units"].values() for v in per_e.values() if v is not None]
@@ -232,7 +247,8 @@ def agreement_report(
         - ``raters``: ``loo_mean_spearman``, ``loo_per_emotion``, ``loo_per_rater``, ``excluded_emotions``.
         - ``kappa``: ``human_human``, ``model_human`` and ``random_human``, each with ``mean`` (over κ units),
           ``mean_pooled_pairs``, ``per_emotion`` (mean over pairs), ``units`` ({pair ``"a|b"`` or rater:
-          {emotion: κ}}) and ``pooled_per_pair``; and ``mann_whitney`` (see :func:`mann_whitney`) with
+          {emotion: κ}}) and ``pooled_per_pair``; ``annotator_table`` (see :func:`annotator_table`); and
+          ``mann_whitney`` (see :func:`mann_whitney`) with
           ``inputs``, ``statistic``, ``p_value``, ``could_be_annotator``, ``direction``, ``verdict``,
           ``mean_difference``, ``prob_model_higher``, ``n_model``, ``n_human``, ``alternative``, ``threshold``.
         - ``alpha``: ``level``, ``mean``, ``per_emotion``, ``excluded_emotions``.
@@ -301,6 +317,7 @@ def agreement_report(
             "model_human": model_k,
             "random_human": random_k,
             "mann_whitney": mann_whitney(unit_values(model_k), unit_values(human)),
+            "annotator_table": annotator_table(human, model_k, names),
         },
         "alpha": {
             "level": "interval",

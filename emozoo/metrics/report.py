@@ -21,6 +21,11 @@ def _ci(ci: list[float | None]) -> str:
     return "–" if ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _table_range(table: dict[str, float | None]) -> str:
+    vals = [v for k, v in table.items() if k != "model" and v is not None]
+    return "–" if not vals else f"{min(vals):.3f} to {max(vals):.3f}"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A per-emotion table (ρ model/random/LOO, κ, α) followed by the summary lines."""
     meta, model, random, raters = report["meta"], report["model"], report["random"], report["raters"]
@@ -60,6 +65,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Mean κ over (pair, emotion) units: {name}–human {_fmt(kappa['model_human']['mean'])}, human–human "
         f"{_fmt(kappa['human_human']['mean'])}, random–human {_fmt(kappa['random_human']['mean'])}",
         f"- Verdict: {verdict_sentence(mw, name)}.",
+        f"- Agreement table (mean over emotions of the mean κ with the human raters): {name} "
+        f"{_fmt(kappa['annotator_table']['model'])}; raters {_table_range(kappa['annotator_table'])}",
         f"- Mann–Whitney U, two-sided, on {mw['n_model']} {name}–human vs {mw['n_human']} human–human κ values, "
         f"one per (rater pair, emotion) as in the authors' analysis-hq.ipynb: U = {_fmt(mw['statistic'], 1)}, "
         f"p = {'–' if mw['p_value'] is None else format(mw['p_value'], '.4g')}",

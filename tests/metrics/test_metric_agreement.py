@@ -277,3 +277,27 @@ def test_constant_model_column_scores_zero_not_excluded():
     assert report["model"]["mean_spearman"] == pytest.approx(sum(others) / 40)
     lo, hi = report["model"]["spearman_ci"]
     assert lo <= report["model"]["mean_spearman"] <= hi
+
+
+def test_annotator_table_is_the_notebooks() -> None:
+    """analysis-hq.ipynb's agreement table: per rater, mean over emotions of its mean κ with the other raters."""
+    p, r = synthetic(60, 4, 3, per_image=3, seed=9)
+    names = ["a", "b", "c", "d"]
+    rep = agreement_report(p, r, rater_names=names, emotions=list(NAMES[:3]), n_bootstrap=5)
+    units = rep["kappa"]["human_human"]["units"]
+    for rater in names:
+        per_e = []
+        for e in NAMES[:3]:
+            ks = [u[e] for pair, u in units.items() if rater in pair.split("|") and u[e] is not None]
+            ref = [
+                ref_kappa(
+                    [(int(r[i, x, k]), int(r[i, y, k])) for i in range(60) if not np.isnan(r[i, x, k] + r[i, y, k])]
+                )
+                for x, y in [(names.index(rater), o) for o in range(4) if o != names.index(rater)]
+                for k in [NAMES.index(e)]
+            ]
+            assert sorted(ks) == pytest.approx(sorted(v for v in ref if not math.isnan(v)), abs=1e-12)
+            per_e.append(np.mean(ks))
+        assert rep["kappa"]["annotator_table"][rater] == pytest.approx(np.mean(per_e), abs=1e-12)
+    want = np.mean([v for v in rep["kappa"]["model_human"]["per_emotion"].values() if v is not None])
+    assert rep["kappa"]["annotator_table"]["model"] == pytest.approx(want, abs=1e-12)
