@@ -4,6 +4,8 @@ Predictions come as JSONL, one record per image, in either of two forms:
 
 - the authors' (``ferd.jsonl``): ``image_path`` and ``results`` {``model_<slug>_best``: {``mean_subtracted``: x}};
 - ``emozoo predict`` output: ``image`` and ``distribution`` {emotion: p}; the score is log p (see ``basic``).
+  Basic label sets label one face per image, so a record of a second or later detected face (``face`` > 0) is
+  left out.
 
 The true label of a record is, in order: ``labels[key]`` when a label table is given (e.g. read from a shard set
 with :func:`shard_labels`), the record's ``label`` field, else the authors' FERD rule on its file name.
@@ -70,6 +72,9 @@ def read_predictions(
                 raise DataError(f"{where}: not JSON ({err.msg})") from None
             if not isinstance(rec, dict):
                 raise DataError(f"{where}: a record is a JSON object")
+            face = rec.get("face")
+            if isinstance(face, int) and not isinstance(face, bool) and face > 0:
+                continue
             key = rec.get("image_path", rec.get("image"))
             if not isinstance(key, str):
                 raise DataError(f'{where}: no "image_path" or "image" field')

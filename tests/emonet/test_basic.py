@@ -84,7 +84,8 @@ def test_emozoo_predict_records_give_the_same_answer(emonet_dir: Path, tmp_path:
         for key, s in zip(keys, scores):
             p = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
             rec = {"image": f"shards/test-000000.tar:{Path(key).stem}", "distribution": dict(zip(NAMES, p.tolist()))}
-            fh.write(json.dumps(rec) + "\n")
+            fh.write(json.dumps({**rec, "face": 0}) + "\n")
+            fh.write(json.dumps({**rec, "face": 1, "distribution": {"Anger": 1.0}}) + "\n")  # a second face: left out
     table = {Path(k).stem: lab for k, lab in zip(keys, labels)}
     k2, s2, t2 = read_predictions(path, m, labels=table)
     want = basic_accuracy(scores, [m.true_class(x, "t") for x in labels], m, keys)
