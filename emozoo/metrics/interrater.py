@@ -40,6 +40,7 @@ __all__ = ["MAX_RATING_PAIRS", "MIN_SHARED", "interrater_agreement", "interrater
 
 MIN_SHARED = 2  # a (rater pair, emotion) needs this many shared images to be a κ unit (the notebook's rule)
 MAX_RATING_PAIRS = 20_000_000  # within-unit rating pairs enumerated for κ; beyond this, a clear error
+MAX_CLASSES = 64  # κ labels and non-interval α values: their (C, C) matrices are kept per pair / per emotion
 
 
 def _num(x: float) -> float | None:
@@ -162,14 +163,19 @@ def interrater_agreement_sparse(
     values = np.unique(value)
     if num_classes is None:
         num_classes = 2 if np.isin(values, (0.0, 1.0)).all() else 8
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    if not 2 <= num_classes <= MAX_CLASSES:
+        raise ValueError(f"num_classes must be at least 2 and at most {MAX_CLASSES}, got {num_classes}")
     label = bin_ratings(value, num_classes, name="ratings").numpy()
 
     unit, unit_emotion = _units(image, emotion, n_e)
     order = np.lexsort((rater, unit))  # by unit, then rater: within a unit a < b means rater[a] < rater[b]
     unit, rater, label, value = unit[order], rater[order], label[order], value[order]
     domain = None if level == "interval" else values.tolist()  # interval: exact moments, any numbers
+    if domain is not None and len(domain) > MAX_CLASSES:
+        raise ValueError(
+            f"level={level!r} needs a value-by-value matrix, and the table has {len(domain)} distinct values "
+            f"(at most {MAX_CLASSES}); use level='interval'"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         alpha = krippendorff_alpha_units(unit, value, unit_emotion, n_e, level, value_domain=domain, average="none")

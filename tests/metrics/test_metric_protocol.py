@@ -233,3 +233,14 @@ def test_oversized_csv_field_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["agreement", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a readable CSV table" in err
+
+
+def test_sizes_that_would_explode_are_refused() -> None:
+    rng = np.random.default_rng(0)
+    image, rater, emotion = np.repeat(np.arange(100), 2), np.tile([0, 1], 100), np.zeros(200, int)
+    value = rng.uniform(0, 7, 200)
+    with pytest.raises(ValueError, match="200 distinct values.*use level='interval'"):
+        interrater_agreement_sparse(image, rater, emotion, value, ["a", "b"], level="nominal")
+    with pytest.raises(ValueError, match="num_classes must be at least 2 and at most 64"):
+        interrater_agreement_sparse(image, rater, emotion, value, ["a", "b"], num_classes=100_000)
+    assert interrater_agreement_sparse(image, rater, emotion, value, ["a", "b"])["overall"]["alpha_mean"] is not None
