@@ -1,24 +1,29 @@
-"""Reading an annotation table (who rated which image how) into a (images, raters, 40) ratings array.
+"""Reading an annotation table (who rated which image how) into sparse per-rating arrays.
+
+The table is kept as one entry per rating (``image``, ``rater``, ``emotion`` indices and ``value``), so memory is
+proportional to the number of ratings, whatever the number of raters; ``AnnotationTable.dense()`` gives the
+(images, raters, 40) array for small tables.
 
 Two CSV layouts are understood:
 
-- **long**, as ``binary.csv``: one row per rating, columns ``path,annotator,value,emotion``. Values are
-  ``True``/``False`` (also ``yes``/``no``) or numbers.
+- **long**, as ``binary.csv``: one row per rating, columns ``path,annotator,value,emotion``. Values are the
+  yes/no words of :mod:`emozoo.emonet.vocab` (the same as the shard converter's) or numbers.
 - **wide**: one row per (image, rater), columns ``path,annotator`` and one column per emotion, named by its
   name, slug, alias or ``Family|Name`` key. ``Extra Dimensions|...`` columns (arousal, valence, ...) are skipped.
 
-Empty cells, ``nan``, ``NA`` and ``null`` mean "not rated". Anything else that is wrong raises ``DataError``
-naming the file, line or column.
+Empty cells, ``nan``, ``NA``, ``n/a``, ``null`` and ``none`` mean "not rated" (``emozoo.emonet.vocab.MISSING``).
+Anything else that is wrong raises ``DataError`` naming the file, line or column.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from emozoo.emonet.vocab import parse_rating
 from emozoo.errors import DataError
 from emozoo.taxonomy import NAMES, emotion_index, parse_label_key
 
@@ -26,41 +31,56 @@ __all__ = ["FORMATS", "AnnotationTable", "read_annotations"]
 
 FORMATS = ("auto", "long", "wide")
 LONG_COLUMNS = ("path", "annotator", "value", "emotion")
-_MISSING = {"", "nan", "na", "null", "none"}
-_BOOLS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+# a dense (images, raters, 40) float64 copy above this many cells is refused: use the sparse arrays instead
+DENSE_LIMIT = 50_000_000
 
 
 @dataclass
 class AnnotationTable:
-    """Ratings of one table: ``ratings[i, r, e]`` is rater r's value for image i and emotion e, NaN if none."""
+    """The ratings of one table, one entry per rating: rater ``raters[rater[k]]`` gave ``value[k]`` to emotion
+    ``emotion[k]`` (an index into ``taxonomy.NAMES``) of image ``images[image[k]]``."""
 
-    ratings: np.ndarray
+    image: np.ndarray
+    rater: np.ndarray
+    emotion: np.ndarray
+    value: np.ndarray
     images: list[str]
     raters: list[str]
     source: str
-    n_ratings: int = field(default=0)
+
+    @property
+    def n_ratings(self) -> int:
+        return int(self.value.size)
 
     @property
     def is_binary(self) -> bool:
         """All ratings are 0/1 (yes/no labels)."""
-        vals = self.ratings[~np.isnan(self.ratings)]
-        return bool(np.isin(vals, (0.0, 1.0)).all())
+        return bool(np.isin(self.value, (0.0, 1.0)).all())
+
+    def dense(self) -> np.ndarray:
+        """(images, raters, 40) float64 with NaN where not rated; DataError for tables too large for that."""
+        shape = (len(self.images), len(self.raters), len(NAMES))
+        if int(np.prod(shape, dtype=np.float64)) > DENSE_LIMIT:
+            raise DataError(
+                f"{self.source}: a dense {shape[0]} x {shape[1]} x {shape[2]} array is too large; use the sparse "
+                "arrays (image, rater, emotion, value) instead"
+            )
+        out = np.full(shape, np.nan)
+        out[self.image, self.rater, self.emotion] = self.value
+        return out
+
+    @property
+    def ratings(self) -> np.ndarray:
+        """The dense array of :meth:`dense`, for small tables."""
+        return self.dense()
 
 
 def _value(cell: str, where: str) -> float:
-    s = cell.strip()
-    low = s.lower()
-    if low in _MISSING:
-        return float("nan")
-    if low in _BOOLS:
-        return _BOOLS[low]
     try:
-        v = float(s)
-    except ValueError:
-        raise DataError(f"{where}: value {cell!r} is neither True/False nor a number") from None
-    if not np.isfinite(v):
-        raise DataError(f"{where}: value {cell!r} is not a finite number")
-    return v
+        v = parse_rating(cell)
+    except ValueError as err:
+        raise DataError(f"{where}: {err}") from None
+    return float("nan") if v is None else v
 
 
 def _emotion(name: str, where: str) -> int:
@@ -96,10 +116,11 @@ class _Builder:
     def build(self) -> AnnotationTable:
         if not self.cells:
             raise DataError(f"{self.source}: no ratings found (the table is empty or every value is missing)")
-        ratings = np.full((len(self.images), len(self.raters), len(NAMES)), np.nan)
-        idx = np.array(list(self.cells.keys()))
-        ratings[idx[:, 0], idx[:, 1], idx[:, 2]] = np.fromiter(self.cells.values(), dtype=np.float64)
-        return AnnotationTable(ratings, list(self.images), list(self.raters), self.source, len(self.cells))
+        idx = np.array(list(self.cells.keys()), dtype=np.int64).reshape(-1, 3)
+        value = np.fromiter(self.cells.values(), dtype=np.float64, count=len(self.cells))
+        return AnnotationTable(
+            idx[:, 0], idx[:, 1], idx[:, 2], value, list(self.images), list(self.raters), self.source
+        )
 
 
 def _read_long(rows: csv.DictReader, b: _Builder) -> None:
@@ -146,6 +167,15 @@ def read_annotations(path: str | Path, format: str = "auto") -> AnnotationTable:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    try:
+        return _read(path, format)
+    except csv.Error as err:  # e.g. a field over the csv module's size limit
+        raise DataError(f"{path}: not a readable CSV table ({err})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _read(path: Path, format: str) -> AnnotationTable:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = csv.DictReader(fh)
         header = [h.strip() for h in rows.fieldnames or []]

@@ -21,32 +21,13 @@ from typing import Any
 
 from emozoo.data.schema import BadSample, validate_labels
 from emozoo.emonet.read import parse_cell
+from emozoo.emonet.vocab import parse_yes_no as parse_bool  # the one yes/no vocabulary of all readers
 from emozoo.taxonomy import EXTRA_DIMENSIONS, NAMES, NUM_EMOTIONS, parse_label_key
 
 __all__ = ["LabelRecord", "parse_bool", "parse_number"]
 
 SOURCES = {"hq": "emonet-hq", "binary": "emonet-binary", "big": "emonet-big"}
 DEMOGRAPHICS = ("age", "gender", "ethnicity")
-_TRUE = {"true", "yes", "y", "1", "t"}
-_FALSE = {"false", "no", "n", "0", "f"}
-
-
-def parse_bool(value: Any) -> bool | None:
-    """True/False from booleans, 0/1 or text (``True``, ``yes``, ...); None for an empty cell."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    if not text:
-        return None
-    raise ValueError(f"not a yes/no answer: {value!r}")
 
 
 def parse_number(value: Any) -> float | None:

@@ -12,11 +12,15 @@ Everything the report states, and the choices behind it:
 - **Random baseline**: uniform random intensities in [0, 7], seeded, scored exactly like the model.
 - **Rater leave-one-out ρ**: each rater against the median of the *other* raters on the images they rated,
   using every image with at least one other rating; averaged per emotion over raters, then over emotions.
-- **Weighted κ**: quadratic weights over labels 0..7, continuous values truncated (``astype(int)``); model
-  intensities are clipped to [0, 7] first. Each rater pair (and the model against each rater) gets a κ per
-  emotion and a pooled κ over all the (image, emotion) ratings they share; the group means are over pairs.
-  A two-sided Mann–Whitney U test compares the model's pooled κ values with the human pairs'; the model
-  "could be an annotator" when p > 0.05.
+- **Weighted κ**, as in the authors' ``statistics/analysis-hq.ipynb`` (LAION-AI/emonet-face at f4d4dab):
+  quadratic weights over labels 0..7, continuous values truncated (``astype(int)``); model intensities are
+  clipped to [0, 7] first. A **κ unit** is one (rater pair, emotion), or (model, rater, emotion), with at least
+  2 shared images. A group's ``mean`` is the mean over its κ units (the notebook's ``np.mean(hh_kappas_all)``);
+  ``per_emotion`` the mean over pairs; ``mean_pooled_pairs`` (not the authors') the mean over pairs of each
+  pair's κ pooled over all the (image, emotion) ratings it shares.
+- **Mann–Whitney U**, two-sided, on the authors' inputs: the model–human κ units against the human–human κ
+  units. The model "could be an annotator" when p > 0.05; otherwise it agrees with the raters better or worse
+  than they agree with each other, by the sign of U / (n_model n_human) - 1/2. ``verdict`` says it in words.
 - **Krippendorff's α**, interval level, humans only, per emotion (moments state: exact for continuous ratings).
 
 Random draws: ``SeedSequence(seed).spawn(2)`` gives the bootstrap generator and the baseline generator.
@@ -36,17 +40,19 @@ from scipy.stats import mannwhitneyu
 
 from emozoo.metrics._utils import UndefinedMetricWarning, as_float64
 from emozoo.metrics.bootstrap import bootstrap_counts, bootstrap_spearman, percentile_ci
+from emozoo.metrics.interrater import MIN_SHARED
 from emozoo.metrics.kappa import bin_ratings, kappa_confusion, kappa_from_confusion
 from emozoo.metrics.krippendorff import krippendorff_alpha
 from emozoo.metrics.spearman import emotion_spearman
 from emozoo.taxonomy import NAMES
 
-__all__ = ["KAPPA_CLASSES", "SCALE_MAX", "agreement_report"]
+__all__ = ["KAPPA_CLASSES", "SCALE_MAX", "agreement_report", "mann_whitney", "unit_values", "verdict_sentence"]
 
 SCALE_MAX = 7.0  # ratings and intensities live on 0..7
 KAPPA_CLASSES = 8
 CI_LEVEL = 0.95
 P_THRESHOLD = 0.05
+MWU_INPUTS = "per-(rater pair, emotion) quadratic κ: model–human units vs human–human units (analysis-hq.ipynb)"
 
 
 def _num(x: float) -> float | None:
@@ -119,9 +125,14 @@ def _leave_one_out(r: np.ndarray) -> np.ndarray:
 
 
 def _kappas(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-emotion κ (E,) and the pooled κ over all shared (image, emotion) ratings of two raters."""
+    """Per-emotion κ units (E,) and the κ pooled over all shared (image, emotion) ratings of two raters.
+
+    An emotion where the two share fewer than ``MIN_SHARED`` images is no unit (NaN), as in the notebook.
+    """
     cm = kappa_confusion(a, b, KAPPA_CLASSES, "truncate")
-    return kappa_from_confusion(cm).numpy(), float(kappa_from_confusion(cm.sum(0)))
+    per_emotion = kappa_from_confusion(cm).numpy()
+    per_emotion[cm.sum((1, 2)).numpy() < MIN_SHARED] = np.nan
+    return per_emotion, float(kappa_from_confusion(cm.sum(0)))
 
 
 def _kappa_group(pairs: dict[str, tuple[np.ndarray, np.ndarray]], emotions: Sequence[str]) -> dict[str, Any]:
@@ -131,23 +142,75 @@ def _kappa_group(pairs: dict[str, tuple[np.ndarray, np.ndarray]], emotions: Sequ
         per_emotion.append(k_e)
         pooled[name] = k_all
     per_e = _nanmean(per_emotion, axis=0) if per_emotion else np.full(len(emotions), np.nan)
+    units = np.concatenate(per_emotion) if per_emotion else np.zeros(0)
     return {
-        "mean": _num(_nanmean(list(pooled.values()))) if pooled else None,
+        "mean": _num(_nanmean(units)) if units.size else None,
+        "mean_pooled_pairs": _num(_nanmean(list(pooled.values()))) if pooled else None,
         "per_emotion": _named(per_e, emotions),
-        "values": {k: _num(v) for k, v in pooled.items()},
+        "units": {name: _named(k, emotions) for name, k in zip(pairs, per_emotion)},
+        "pooled_per_pair": {k: _num(v) for k, v in pooled.items()},
     }
 
 
-def _mann_whitney(model: dict[str, Any], humans: dict[str, Any]) -> dict[str, Any]:
-    x = [v for v in model["values"].values() if v is not None]
-    y = [v for v in humans["values"].values() if v is not None]
-    res: dict[str, Any] = {"statistic": None, "p_value": None, "could_be_annotator": None}
-    res.update(n_model=len(x), n_human=len(y), alternative="two-sided", threshold=P_THRESHOLD)
-    if x and y:
+def annotator_table(human: dict[str, Any], model: dict[str, Any], names: Sequence[str]) -> dict[str, float | None]:
+    """The notebook's agreement table, column ``average_all_emotions``: per annotator, the mean over emotions of
+    its mean κ with the human raters (for a rater: the other raters). The model's entry is ``"model"``."""
+    out: dict[str, float | None] = {}
+    pairs = list(itertools.combinations(names, 2))  # the order _kappa_group's units were built in
+    units = list(human["units"].values())
+    emotions = list(units[0]) if units else []
+    for rater in names:
+        mine = [u for (a, b), u in zip(pairs, units) if rater in (a, b)]
+        means = [np.mean(ks) for e in emotions if (ks := [u[e] for u in mine if u[e] is not None])]
+        out[rater] = float(np.mean(means)) if means else None
+    out["model"] = _num(_nanmean(list(model["per_emotion"].values()))) if model["units"] else None
+    return out
+
+
+def unit_values(group: dict[str, Any]) -> list[float]:
+    """The defined κ units of a group (``units`` of :func:`agreement_report`'s κ groups), pair by pair."""
+    return [v for per_e in group["units"].values() for v in per_e.values() if v is not None]
+
+
+def mann_whitney(model_units: Sequence[float], human_units: Sequence[float]) -> dict[str, Any]:
+    """The authors' test: two-sided Mann–Whitney U of model–human against human–human κ units.
+
+    ``direction`` says which way the groups differ: ``"better"`` when the model's κ units tend to be higher than
+    the humans' (U / (n_model n_human) > 0.5) and p <= 0.05, ``"worse"`` when lower, ``"indistinguishable"`` when
+    p > 0.05 (the notebook's "could be annotator"); ``verdict`` says it in a sentence.
+    """
+    x, y = np.asarray(model_units, dtype=float), np.asarray(human_units, dtype=float)
+    res: dict[str, Any] = {"inputs": MWU_INPUTS, "statistic": None, "p_value": None, "could_be_annotator": None}
+    res.update(n_model=int(x.size), n_human=int(y.size), alternative="two-sided", threshold=P_THRESHOLD)
+    res.update(mean_difference=None, prob_model_higher=None, direction=None)
+    if x.size and y.size:
         test = mannwhitneyu(x, y, alternative="two-sided")
-        p = _num(test.pvalue)
-        res.update(statistic=_num(test.statistic), p_value=p, could_be_annotator=None if p is None else p > P_THRESHOLD)
+        p, u = _num(test.pvalue), _num(test.statistic)
+        prob = None if u is None else u / (x.size * y.size)
+        direction = None
+        if p is not None:
+            direction = "indistinguishable" if p > P_THRESHOLD else "better" if prob > 0.5 else "worse"
+        res.update(statistic=u, p_value=p, could_be_annotator=None if p is None else p > P_THRESHOLD)
+        res.update(mean_difference=_num(x.mean() - y.mean()), prob_model_higher=prob, direction=direction)
+    res["verdict"] = verdict_sentence(res)
     return res
+
+
+def verdict_sentence(mw: dict[str, Any], name: str = "the model") -> str:
+    """The Mann–Whitney result in words that cannot be misread."""
+    if mw["direction"] is None:
+        return f"not testable: {mw['n_model']} model–human and {mw['n_human']} human–human κ units"
+    p = f"p = {mw['p_value']:.4g}"
+    if mw["direction"] == "indistinguishable":
+        return (
+            f"{name} is indistinguishable from an annotator: its κ with the raters is within their κ with each "
+            f"other ({p} > {mw['threshold']})"
+        )
+    word = "more" if mw["direction"] == "better" else "less"
+    return (
+        f"{name} agrees with the raters {word} than they agree with each other: {mw['direction']} than an "
+        f"annotator ({p} <= {mw['threshold']}; P(model κ > human κ) = {mw['prob_model_higher']:.2f})"
+    )
 
 
 def agreement_report(
@@ -182,10 +245,12 @@ def agreement_report(
         - ``model`` and ``random``: ``mean_spearman``, ``per_emotion_spearman``, ``spearman_ci`` [lo, hi],
           ``excluded_emotions``.
         - ``raters``: ``loo_mean_spearman``, ``loo_per_emotion``, ``loo_per_rater``, ``excluded_emotions``.
-        - ``kappa``: ``human_human``, ``model_human`` and ``random_human``, each with ``mean`` (over pairs of
-          the pooled κ), ``per_emotion`` (mean over pairs) and ``values`` (pooled κ per pair ``"a|b"`` or per
-          rater); and ``mann_whitney`` with ``statistic``, ``p_value``, ``could_be_annotator``, ``n_model``,
-          ``n_human``, ``alternative``, ``threshold``.
+        - ``kappa``: ``human_human``, ``model_human`` and ``random_human``, each with ``mean`` (over κ units),
+          ``mean_pooled_pairs``, ``per_emotion`` (mean over pairs), ``units`` ({pair ``"a|b"`` or rater:
+          {emotion: κ}}) and ``pooled_per_pair``; ``annotator_table`` (see :func:`annotator_table`); and
+          ``mann_whitney`` (see :func:`mann_whitney`) with
+          ``inputs``, ``statistic``, ``p_value``, ``could_be_annotator``, ``direction``, ``verdict``,
+          ``mean_difference``, ``prob_model_higher``, ``n_model``, ``n_human``, ``alternative``, ``threshold``.
         - ``alpha``: ``level``, ``mean``, ``per_emotion``, ``excluded_emotions``.
         - ``files`` (only with ``out_dir``): ``{"json", "markdown", "spearman_png", "kappa_png"}`` paths.
 
@@ -251,7 +316,8 @@ def agreement_report(
             "human_human": human,
             "model_human": model_k,
             "random_human": random_k,
-            "mann_whitney": _mann_whitney(model_k, human),
+            "mann_whitney": mann_whitney(unit_values(model_k), unit_values(human)),
+            "annotator_table": annotator_table(human, model_k, names),
         },
         "alpha": {
             "level": "interval",

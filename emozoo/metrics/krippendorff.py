@@ -32,7 +32,7 @@ from torchmetrics import Metric
 
 from emozoo.metrics._utils import as_matrix, check_average, check_num_outputs, reduce_outputs, warn_undefined
 
-__all__ = ["LEVELS", "KrippendorffAlpha", "krippendorff_alpha"]
+__all__ = ["LEVELS", "KrippendorffAlpha", "krippendorff_alpha", "krippendorff_alpha_units"]
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 _WHY = "no unit rated at least twice, or no variation among the pairable values"
@@ -140,6 +140,98 @@ def _alpha_from_moments(stats: Tensor, vmin: Tensor, vmax: Tensor) -> Tensor:
     # min == max catches "no variation" exactly, where the moment difference may be rounding noise
     ok = (n >= 2) & (vmax > vmin) & (expected > 0)
     return torch.where(ok, 1 - (n - 1) * a / torch.where(ok, expected, 1.0), float("nan"))
+
+
+def _unit_moments(unit: np.ndarray, value: np.ndarray, unit_output: np.ndarray, num_outputs: int):
+    """:func:`_moments` of sparse ratings: ``unit`` (K,) unit index of each value, ``unit_output`` (U,) output."""
+    m = np.bincount(unit, minlength=unit_output.size)
+    mean = np.bincount(unit, value, minlength=m.size) / np.maximum(m, 1)
+    ss = np.bincount(unit, (value - mean[unit]) ** 2, minlength=m.size)  # centred per unit: no cancellation
+    pair_u = m >= 2
+    pairable = pair_u[unit]
+    out_k = unit_output[unit][pairable]
+    v = value[pairable]
+    a = np.where(pair_u, m * ss / np.maximum(m - 1, 1), 0.0)
+    stats = np.stack(
+        [
+            np.bincount(out_k, minlength=num_outputs).astype(np.float64),
+            np.bincount(out_k, v, minlength=num_outputs),
+            np.bincount(out_k, v * v, minlength=num_outputs),
+            np.bincount(unit_output, a, minlength=num_outputs),
+        ],
+        -1,
+    )
+    vmin, vmax = np.full(num_outputs, np.inf), np.full(num_outputs, -np.inf)
+    np.minimum.at(vmin, out_k, v)
+    np.maximum.at(vmax, out_k, v)
+    return torch.from_numpy(stats), torch.from_numpy(vmin), torch.from_numpy(vmax)
+
+
+def _unit_coincidences(unit: np.ndarray, codes: np.ndarray, unit_output: np.ndarray, num_outputs: int, v: int):
+    """:func:`_coincidences` of sparse ratings sorted by ``unit``, a chunk of units at a time."""
+    out = np.zeros((num_outputs, v, v))
+    n_units = unit_output.size
+    chunk = max(1, (1 << 20) // (v * v))  # bounds the (units, V, V) products to ~8 MB
+    bounds = np.searchsorted(unit, np.arange(0, n_units + chunk, chunk))
+    for s, (lo, hi) in zip(range(0, n_units, chunk), zip(bounds[:-1], bounds[1:])):
+        n = min(chunk, n_units - s)
+        counts = np.bincount((unit[lo:hi] - s) * v + codes[lo:hi], minlength=n * v).reshape(n, v).astype(float)
+        m = counts.sum(-1)
+        w = np.where(m >= 2, 1.0 / np.maximum(m - 1, 1), 0.0)
+        wc = counts * w[:, None]
+        prod = (wc[:, :, None] * counts[:, None, :]).reshape(n, v * v)
+        outs = unit_output[s : s + n]
+        for cell in range(v * v):
+            out[:, cell // v, cell % v] += np.bincount(outs, prod[:, cell], minlength=num_outputs)
+        for c in range(v):
+            out[:, c, c] -= np.bincount(outs, wc[:, c], minlength=num_outputs)
+    return torch.from_numpy(out)
+
+
+def krippendorff_alpha_units(
+    unit: Any,
+    value: Any,
+    unit_output: Any,
+    num_outputs: int,
+    level: str = "interval",
+    value_domain: Sequence[float] | None = None,
+    num_values: int | None = None,
+    average: str = "macro",
+) -> Tensor:
+    """Krippendorff's α from sparse ratings, in memory proportional to their number (not items x raters).
+
+    The same α as :func:`krippendorff_alpha` on the dense table: α does not depend on who gave a value, only on
+    the values each unit received, so a rating is just (unit, value).
+
+    Args:
+        unit: (K,) int, the unit (e.g. one (image, emotion)) of each rating, 0..U-1.
+        value: (K,) float, the ratings (no NaN: a missing rating is simply absent).
+        unit_output: (U,) int, the output (emotion) 0..num_outputs-1 of each unit.
+        num_outputs: O.
+        level, value_domain, num_values, average: as :func:`krippendorff_alpha`.
+
+    Returns:
+        A float64 scalar or (O,) tensor; NaN (warned about) where α is undefined.
+    """
+    domain = _domain(level, value_domain, num_values)
+    check_average(average)
+    unit = np.asarray(unit, dtype=np.int64)
+    value = np.asarray(value, dtype=np.float64)
+    unit_output = np.asarray(unit_output, dtype=np.int64)
+    if not np.isfinite(value).all():
+        raise ValueError("ratings must be finite numbers (leave a missing rating out)")
+    if average == "micro":  # every unit one unit of a single variable
+        unit_output, num_outputs = np.zeros_like(unit_output), 1
+    order = np.argsort(unit, kind="stable")
+    unit, value = unit[order], value[order]
+    if domain is None:
+        alpha = _alpha_from_moments(*_unit_moments(unit, value, unit_output, num_outputs))
+    else:
+        codes = _codes(value, domain)
+        o = _unit_coincidences(unit, codes, unit_output, num_outputs, domain.numel())
+        alpha = _alpha_from_coincidences(o, domain, level)
+    warn_undefined(alpha, "Krippendorff's alpha", _WHY)
+    return alpha[0] if average == "micro" else reduce_outputs(alpha, average)
 
 
 def _check_ratings(ratings: Any, num_outputs: int | None) -> np.ndarray:

@@ -1,19 +1,22 @@
 """Label statistics for SynthFace manifests: per-emotion rates, rater agreement, demographic balance.
 
-The agreement numbers follow the paper's protocol (DESIGN.md §1): quadratic-weighted Cohen's kappa on ratings
-truncated to integers, averaged over rater pairs; leave-one-out Spearman of each rater against the median of
-the others. They are computed here with NumPy/SciPy only, so the library does not need scikit-learn; the
-tests check the kappa against scikit-learn's.
+The agreement numbers follow the paper's protocol (docs/architecture.md; the authors' ``analysis-hq.ipynb``):
+quadratic-weighted Cohen's κ on ratings truncated to integers, and leave-one-out Spearman ρ of each rater against
+the median of the others. Both are computed with ``emozoo.metrics`` (``kappa_confusion`` /
+``kappa_from_confusion`` and ``emotion_spearman``); the tests check them against scikit-learn and SciPy.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import spearmanr
 
+from emozoo.metrics._utils import UndefinedMetricWarning
+from emozoo.metrics.kappa import kappa_confusion, kappa_from_confusion, weighted_kappa
+from emozoo.metrics.spearman import emotion_spearman
 from emozoo.taxonomy import NAMES, NUM_EMOTIONS
 
 __all__ = ["LabelStats", "loo_spearman", "pairwise_kappa", "quadratic_kappa"]
@@ -23,41 +26,48 @@ _LEVELS = 8  # integer labels 0..7
 
 def quadratic_kappa(a: np.ndarray, b: np.ndarray) -> float:
     """Cohen's kappa with quadratic weights of two integer label vectors in 0..7 (NaN when undefined)."""
-    a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
-    observed = np.zeros((_LEVELS, _LEVELS))
-    np.add.at(observed, (a, b), 1.0)
-    expected = np.outer(observed.sum(1), observed.sum(0)) / max(len(a), 1)
-    i, j = np.indices((_LEVELS, _LEVELS))
-    weights = (i - j) ** 2
-    denominator = (weights * expected).sum()
-    return float("nan") if denominator == 0 else float(1.0 - (weights * observed).sum() / denominator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return float(weighted_kappa(np.asarray(a, float), np.asarray(b, float), _LEVELS, average="micro"))
 
 
 def _pairs(ratings: list[dict[str, list[float]]]):
-    """For each rater pair with common images: their (n, 40) integer ratings on those images."""
+    """For each rater pair with common images: their (n, 40) ratings on those images."""
     raters = sorted({r for item in ratings for r in item})
     for r1, r2 in combinations(raters, 2):
         both = [(item[r1], item[r2]) for item in ratings if item.get(r1) and item.get(r2)]
         if len(both) >= 2:
-            yield np.array([x for x, _ in both]).astype(int), np.array([y for _, y in both]).astype(int)
+            yield np.array([x for x, _ in both], float), np.array([y for _, y in both], float)
 
 
 def pairwise_kappa(ratings: list[dict[str, list[float]]]) -> dict[str, float]:
-    """Mean pairwise quadratic kappa over rater pairs: per emotion then averaged (``mean``) and pooled."""
+    """Quadratic κ over rater pairs: ``mean`` over the (pair, emotion) κ units (the authors' aggregation) and
+    ``pooled``, the mean over pairs of each pair's κ pooled over all emotions."""
     per_emotion, pooled = [], []
-    for x, y in _pairs(ratings):
-        per_emotion.append([quadratic_kappa(x[:, e], y[:, e]) for e in range(NUM_EMOTIONS)])
-        pooled.append(quadratic_kappa(x.ravel(), y.ravel()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for x, y in _pairs(ratings):
+            cm = kappa_confusion(x, y, _LEVELS, "truncate")
+            per_emotion.append(kappa_from_confusion(cm).numpy())
+            pooled.append(float(kappa_from_confusion(cm.sum(0))))
     if not pooled:
         return {"mean": float("nan"), "pooled": float("nan"), "pairs": 0}
     return {"mean": float(np.nanmean(per_emotion)), "pooled": float(np.nanmean(pooled)), "pairs": len(pooled)}
 
 
+def _rho(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-emotion ρ of two (n, 40) arrays; NaN (no warning) where either column is constant."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return emotion_spearman(a, b, average="none").numpy()
+
+
 def loo_spearman(ratings: list[dict[str, list[float]]], truth: np.ndarray | None = None) -> dict[str, float]:
     """Each rater's Spearman rho against the median of the other raters on the images they share.
 
-    With ``truth`` ((n, 40) latents), also the rho of the truth against the same medians: what a model that
-    recovered the latent exactly would score in the same leave-one-out comparison.
+    Only images with at least 3 raters count, and only raters with at least 10 of them; an emotion where the
+    rater or the others' median does not vary is left out. With ``truth`` ((n, 40) latents), also the rho of the
+    truth against the same medians: what a model that recovered the latent exactly would score.
     """
     raters = sorted({r for item in ratings for r in item})
     human, oracle = [], []
@@ -65,14 +75,13 @@ def loo_spearman(ratings: list[dict[str, list[float]]], truth: np.ndarray | None
         rows = [i for i, item in enumerate(ratings) if r in item and len(item) >= 3]
         if len(rows) < 10:
             continue
-        own = np.array([ratings[i][r] for i in rows])
+        own = np.array([ratings[i][r] for i in rows], float)
         others = np.array([np.median([v for k, v in ratings[i].items() if k != r], axis=0) for i in rows])
-        for e in range(NUM_EMOTIONS):
-            if np.ptp(others[:, e]) == 0 or np.ptp(own[:, e]) == 0:
-                continue
-            human.append(spearmanr(own[:, e], others[:, e])[0])
-            if truth is not None and np.ptp(truth[rows, e]) > 0:
-                oracle.append(spearmanr(truth[rows, e], others[:, e])[0])
+        rho = _rho(own, others)
+        human += rho[~np.isnan(rho)].tolist()
+        if truth is not None:
+            t_rho = _rho(truth[rows], others)
+            oracle += t_rho[~np.isnan(rho) & ~np.isnan(t_rho)].tolist()
     out = {"rater": float(np.mean(human)) if human else float("nan")}
     if truth is not None:
         out["truth"] = float(np.mean(oracle)) if oracle else float("nan")

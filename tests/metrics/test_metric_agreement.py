@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import statistics
 import time
 from pathlib import Path
@@ -108,7 +109,8 @@ def ref_protocol(p: np.ndarray, r: np.ndarray, n_boot: int, seed: int) -> dict:
         def both(cells):
             return [(a_of(i, e), b_of(i, e)) for i, e in cells if a_of(i, e) is not None and b_of(i, e) is not None]
 
-        per_e = [ref_kappa(both([(i, e) for i in range(n)])) for e in range(n_e)]
+        shared = [both([(i, e) for i in range(n)]) for e in range(n_e)]
+        per_e = [ref_kappa(c) if len(c) >= 2 else math.nan for c in shared]  # the notebook skips < 2 shared
         pooled = ref_kappa(both([(i, e) for i in range(n) for e in range(n_e)]))
         return per_e, pooled
 
@@ -124,6 +126,8 @@ def ref_protocol(p: np.ndarray, r: np.ndarray, n_boot: int, seed: int) -> dict:
         "loo_e": loo_e,
         "loo_mean": nanmean(loo_e),
         "human_pooled": [h[1] for h in human],
+        "human_units": [k for h in human for k in h[0] if not math.isnan(k)],
+        "model_units": [k for m in model_k for k in m[0] if not math.isnan(k)],
         "human_e": [nanmean([h[0][e] for h in human]) for e in range(n_e)],
         "model_pooled": [m[1] for m in model_k],
         "model_e": [nanmean([m[0][e] for m in model_k]) for e in range(n_e)],
@@ -161,14 +165,17 @@ def test_report_matches_loop_reference() -> None:
     close(vals(rep["raters"]["loo_per_emotion"]), ref["loo_e"])
     close(rep["raters"]["loo_mean_spearman"], ref["loo_mean"])
     kappa = rep["kappa"]
-    close(vals(kappa["human_human"]["values"]), ref["human_pooled"])
-    assert list(kappa["human_human"]["values"]) == ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d"]
-    close(kappa["human_human"]["mean"], nanmean(ref["human_pooled"]))
+    close(vals(kappa["human_human"]["pooled_per_pair"]), ref["human_pooled"])
+    assert list(kappa["human_human"]["units"]) == ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d"]
+    close(kappa["human_human"]["mean"], np.mean(ref["human_units"]))  # the authors' mean over (pair, emotion)
+    close(kappa["human_human"]["mean_pooled_pairs"], nanmean(ref["human_pooled"]))
     close(vals(kappa["human_human"]["per_emotion"]), ref["human_e"])
-    close(vals(kappa["model_human"]["values"]), ref["model_pooled"])
+    close(vals(kappa["model_human"]["pooled_per_pair"]), ref["model_pooled"])
     close(vals(kappa["model_human"]["per_emotion"]), ref["model_e"])
-    mw = mannwhitneyu(ref["model_pooled"], ref["human_pooled"], alternative="two-sided")
+    mw = mannwhitneyu(ref["model_units"], ref["human_units"], alternative="two-sided")
+    assert kappa["mann_whitney"]["n_model"] == len(ref["model_units"]) == 12
     close(kappa["mann_whitney"]["p_value"], mw.pvalue)
+    close(kappa["mann_whitney"]["statistic"], mw.statistic)
     assert kappa["mann_whitney"]["could_be_annotator"] == (mw.pvalue > 0.05)
     close(vals(rep["alpha"]["per_emotion"]), ref["alpha"])
     assert rep["meta"]["rated_images_per_emotion"][emotions[1]] == 35
@@ -195,7 +202,7 @@ def test_files_are_written(tmp_path: Path) -> None:
     md = (tmp_path / "report.md").read_text()
     assert md.startswith("# Agreement report: m1")
     assert sum(line.startswith(f"| {e} |") for e in NAMES for line in md.splitlines()) == 40
-    assert "Mann–Whitney" in md and ("could be an annotator" in md or "distinguishable" in md)
+    assert "Mann–Whitney" in md and re.search(r"Verdict: m1 (is indistinguishable from|agrees with the raters)", md)
     for name in ("spearman_per_emotion.png", "kappa_by_group.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
@@ -270,3 +277,27 @@ def test_constant_model_column_scores_zero_not_excluded():
     assert report["model"]["mean_spearman"] == pytest.approx(sum(others) / 40)
     lo, hi = report["model"]["spearman_ci"]
     assert lo <= report["model"]["mean_spearman"] <= hi
+
+
+def test_annotator_table_is_the_notebooks() -> None:
+    """analysis-hq.ipynb's agreement table: per rater, mean over emotions of its mean κ with the other raters."""
+    p, r = synthetic(60, 4, 3, per_image=3, seed=9)
+    names = ["a", "b", "c", "d"]
+    rep = agreement_report(p, r, rater_names=names, emotions=list(NAMES[:3]), n_bootstrap=5)
+    units = rep["kappa"]["human_human"]["units"]
+    for rater in names:
+        per_e = []
+        for e in NAMES[:3]:
+            ks = [u[e] for pair, u in units.items() if rater in pair.split("|") and u[e] is not None]
+            ref = [
+                ref_kappa(
+                    [(int(r[i, x, k]), int(r[i, y, k])) for i in range(60) if not np.isnan(r[i, x, k] + r[i, y, k])]
+                )
+                for x, y in [(names.index(rater), o) for o in range(4) if o != names.index(rater)]
+                for k in [NAMES.index(e)]
+            ]
+            assert sorted(ks) == pytest.approx(sorted(v for v in ref if not math.isnan(v)), abs=1e-12)
+            per_e.append(np.mean(ks))
+        assert rep["kappa"]["annotator_table"][rater] == pytest.approx(np.mean(per_e), abs=1e-12)
+    want = np.mean([v for v in rep["kappa"]["model_human"]["per_emotion"].values() if v is not None])
+    assert rep["kappa"]["annotator_table"]["model"] == pytest.approx(want, abs=1e-12)

@@ -63,8 +63,14 @@ def test_wide_table_matches_long(tmp_path: Path, capsys: pytest.CaptureFixture) 
                     wl.writerow([f"img{img}", f"r{rater}", v, key])
     t_wide, t_long = read_annotations(wide), read_annotations(long)
     np.testing.assert_array_equal(t_wide.ratings, t_long.ratings)
-    assert main(["agreement", str(wide), "--format", "wide", "--json", str(tmp_path / "w.json")]) == 0
+    out = tmp_path / "rep"
+    assert (
+        main(["agreement", str(wide), "--format", "wide", "--json", str(tmp_path / "w.json"), "--out", str(out)]) == 0
+    )
     result = json.loads((tmp_path / "w.json").read_text())
+    # a 0..7 table: the report folder has α and κ per emotion, and no vote splits (those are for yes/no tables)
+    assert sorted(p.name for p in out.iterdir()) == ["agreement.json", "agreement.md", "alpha_kappa_per_emotion.png"]
+    assert "votes" not in result and "| Anger |" in (out / "agreement.md").read_text()
     assert list(result["per_emotion"]) == ["Amusement", "Anger", "Jealousy & Envy"]
     e = NAMES.index("Anger")
     ref = krippendorff.alpha(t_wide.ratings[:, :, e].T, level_of_measurement="interval")

@@ -23,7 +23,7 @@ from emozoo.synthface.latent import sample_latent
 from emozoo.synthface.people import sample_person, sample_scene
 from emozoo.synthface.raters import RaterPanel
 from emozoo.synthface.render import render_face
-from emozoo.synthface.stats import loo_spearman, quadratic_kappa
+from emozoo.synthface.stats import loo_spearman, pairwise_kappa, quadratic_kappa
 from emozoo.taxonomy import EMOTIONS, EXTRA_DIMENSIONS, NAMES, emotion_index
 
 SMALL = {"num_big": 20, "num_binary": 14, "num_hq_val": 6, "num_hq_test": 10, "shard_size": 8, "image_size": 64}
@@ -245,6 +245,43 @@ def test_raters_are_noisy_but_the_truth_beats_them(hq_labels):
     rho = loo_spearman(ratings, truth)
     assert 0.15 < rho["rater"] < 0.7  # a single expert against the median of the others
     assert rho["truth"] > rho["rater"] + 0.1  # room for a model to reach "human-expert level" and beyond
+
+
+def test_stats_equal_plain_sklearn_and_scipy_loops(hq_labels):
+    """LabelStats' κ and leave-one-out ρ (now from emozoo.metrics) equal the loops they replaced, to 1e-12."""
+    from sklearn.metrics import cohen_kappa_score
+
+    ratings, truth = hq_labels
+    ratings, truth = ratings[:150], truth[:150]
+    raters = sorted({r for item in ratings for r in item})
+    units, pooled = [], []
+    for r1, r2 in combinations(raters, 2):
+        both = [(item[r1], item[r2]) for item in ratings if item.get(r1) and item.get(r2)]
+        if len(both) < 2:
+            continue
+        a, b = np.array([x for x, _ in both]).astype(int), np.array([y for _, y in both]).astype(int)
+        for e in range(40):
+            if len(set(a[:, e]) | set(b[:, e])) > 1:
+                units.append(cohen_kappa_score(a[:, e], b[:, e], weights="quadratic", labels=list(range(8))))
+        pooled.append(cohen_kappa_score(a.ravel(), b.ravel(), weights="quadratic", labels=list(range(8))))
+    got = pairwise_kappa(ratings)
+    assert got["mean"] == pytest.approx(np.mean(units), abs=1e-12)
+    assert got["pooled"] == pytest.approx(np.mean(pooled), abs=1e-12) and got["pairs"] == len(pooled)
+    human, oracle = [], []
+    for r in raters:
+        rows = [i for i, item in enumerate(ratings) if r in item and len(item) >= 3]
+        if len(rows) < 10:
+            continue
+        own = np.array([ratings[i][r] for i in rows])
+        others = np.array([np.median([v for k, v in ratings[i].items() if k != r], axis=0) for i in rows])
+        for e in range(40):
+            if np.ptp(others[:, e]) > 0 and np.ptp(own[:, e]) > 0:
+                human.append(spearmanr(own[:, e], others[:, e])[0])
+                if np.ptp(truth[rows, e]) > 0:
+                    oracle.append(spearmanr(truth[rows, e], others[:, e])[0])
+    rho = loo_spearman(ratings, truth)
+    assert rho["rater"] == pytest.approx(np.mean(human), abs=1e-12)
+    assert rho["truth"] == pytest.approx(np.mean(oracle), abs=1e-12)
 
 
 def test_binary_and_weak_protocols():
