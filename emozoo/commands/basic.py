@@ -40,22 +40,28 @@ def add_basic_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_basic(args: argparse.Namespace) -> int:
-    """Score ``args.predictions`` with the ``args.basic`` mapping, print the table and write the report."""
-    from emozoo.emonet.basic import basic_accuracy, load_mapping
-    from emozoo.emonet.basic_io import read_predictions, render_basic_markdown, shard_labels, write_basic_report
-    from emozoo.errors import DataError
+    """Score with the ``args.basic`` mapping (from ``--predictions``, or ``--model`` on ``--data``), print the table."""
+    from emozoo.emonet.basic_io import render_basic_markdown
+    from emozoo.inference.basic import evaluate_basic
 
-    if args.predictions is None:
-        raise DataError(
-            "--basic needs --predictions FILE.jsonl: run `emozoo predict IMAGES_OR_SHARDS --model M --out FILE.jsonl` "
-            "first, or pass the authors' results JSONL"
-        )
-    mapping = load_mapping(args.basic)
-    labels = shard_labels(args.basic_labels, args.basic_label_field) if args.basic_labels else None
-    keys, scores, truth = read_predictions(args.predictions, mapping, labels)
-    result = {"predictions": str(args.predictions), **basic_accuracy(scores, truth, mapping, keys)}
+    out = getattr(args, "out", None) or f"runs/basic/{Path(str(args.basic)).stem}"
+    result = evaluate_basic(
+        args.basic,
+        out=out,
+        predictions=args.predictions,
+        model=getattr(args, "model", None),
+        data=getattr(args, "data", None),
+        labels=args.basic_labels,
+        label_field=args.basic_label_field,
+        batch_size=getattr(args, "batch_size", 64),
+        workers=getattr(args, "workers", 0),
+        precision=getattr(args, "precision", "32"),
+        device=getattr(args, "device", "auto"),
+        encoder=getattr(args, "encoder", None),
+        neutral_means=getattr(args, "neutral_means", None),
+        progress=not getattr(args, "no_progress", False),
+    )
     print(render_basic_markdown(result), end="")
-    out = getattr(args, "out", None) or f"runs/basic/{mapping.name}"
-    for path in write_basic_report(result, Path(out)).values():
+    for path in result["files"].values():
         print(f"wrote {path}")
     return 0

@@ -13,7 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from emozoo.commands._args import PRECISIONS, add_device_arg, add_model_arg, default_workers
+from emozoo.commands._args import PRECISIONS, add_device_arg, default_workers
+from emozoo.commands.basic import add_basic_args, run_basic
+from emozoo.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score a model against the per-rater ratings of a shard split with the EmoNet-Face agreement "
         "protocol (Spearman rho, weighted kappa, Mann-Whitney, Krippendorff's alpha, random baseline).",
     )
-    add_model_arg(p)
-    p.add_argument("--data", required=True, help="shard folder holding <split>-*.tar and manifest.json (with raters)")
+    p.add_argument("--model", default=None, help="zoo name (emozoo zoo list), model folder or hf-hub:org/name")
+    p.add_argument("--data", default=None, help="shard folder holding <split>-*.tar and manifest.json (with raters)")
     p.add_argument("--split", default="test", help="split to score (default: test)")
     p.add_argument("--out", default=None, help="report folder (default: runs/eval/<model>-<split>)")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
@@ -36,10 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", default=None, help="Empathic-Insight: SigLIP2 weights (hf-hub:..., local-dir:DIR)")
     p.add_argument("--neutral-means", default=None, help="Empathic-Insight: neutral means JSON (or outputs .jsonl)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_basic_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.basic is not None:
+        return run_basic(args)
+    if args.model is None or args.data is None:
+        raise ConfigError("emozoo eval needs --model and --data (or --basic SET with --predictions FILE.jsonl)")
     from emozoo.inference import evaluate
     from emozoo.inference.loading import model_label
     from emozoo.metrics.report import render_markdown
