@@ -118,3 +118,19 @@ def box_iou(a, b) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def write_video(path, frames, fps: int = 10, codec: str = "libx264") -> None:
+    """Encode PIL frames into ``path`` with PyAV (container from the suffix)."""
+    import av
+
+    frames = list(frames)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames[0].size
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_image(image.convert("RGB"))):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
