@@ -7,9 +7,10 @@ weights ship inside the package (see ``emozoo.faces.mtcnn``), so detection needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Protocol, runtime_checkable
+from functools import cache
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -92,7 +93,7 @@ def list_detectors(pattern: str = "*") -> list[str]:
     return DETECTORS.names(pattern)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_detector(name: str = "default") -> FaceDetector:
     """The detector registered as ``name``, built once per process and shared.
 

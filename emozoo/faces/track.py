@@ -1,8 +1,9 @@
 """Stable face ids across video frames, by box overlap.
 
 Each frame's faces are matched to the live tracks by maximum total IoU (Hungarian, scipy); a match needs
-IoU >= ``min_iou``. A track that misses up to ``max_missed`` sampled frames (a blink of the detector, a hand in
-front of the face) keeps its id and is matched against its last box; after that a face gets a new id.
+IoU >= ``min_iou`` with where the track is predicted to be (its last box moved on at its last velocity, so a
+face that moves steadily is not lost between samples). A track that misses up to ``max_missed`` sampled frames
+(a blink of the detector, a hand in front of the face) keeps its id; after that a face gets a new id.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Track:
     id: int
     box: np.ndarray
+    velocity: np.ndarray
     missed: int = 0
+
+    def predicted(self) -> np.ndarray:
+        return self.box + self.velocity * (self.missed + 1)
 
 
 class IoUTracker:
@@ -55,20 +60,22 @@ class IoUTracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         ids = [-1] * len(boxes)
         if self._tracks and len(boxes):
-            iou = iou_matrix(boxes, np.stack([t.box for t in self._tracks]))
+            iou = iou_matrix(boxes, np.stack([t.predicted() for t in self._tracks]))
             rows, cols = linear_sum_assignment(-iou)
             for r, c in zip(rows, cols):
                 if iou[r, c] >= self.min_iou:
                     ids[r] = self._tracks[c].id
-        seen = set(ids)
+        found = {i: box for i, box in zip(ids, boxes) if i >= 0}
         for t in self._tracks:
-            t.missed = 0 if t.id in seen else t.missed + 1
+            if t.id in found:
+                t.velocity = (found[t.id] - t.box) / (t.missed + 1)
+                t.box, t.missed = found[t.id], 0
+            else:
+                t.missed += 1
         for i, box in enumerate(boxes):
             if ids[i] < 0:
                 ids[i] = self._next
-                self._tracks.append(_Track(self._next, box))
+                self._tracks.append(_Track(self._next, box, np.zeros(4)))
                 self._next += 1
-            else:
-                next(t for t in self._tracks if t.id == ids[i]).box = box
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         return ids
