@@ -19,9 +19,10 @@ def _numbered(n: int, size=(96, 64)) -> list[Image.Image]:
     return [Image.new("RGB", size, (i * 8 % 256, 40, 200 - i)) for i in range(n)]
 
 
-@pytest.mark.parametrize(
-    "suffix,codec", [(".mp4", "libx264"), (".mov", "libx264"), (".mkv", "libx264"), (".webm", "libvpx"), (".avi", "mjpeg")]
-)
+CONTAINERS = [(".mp4", "libx264"), (".mov", "libx264"), (".mkv", "libx264"), (".webm", "libvpx"), (".avi", "mjpeg")]
+
+
+@pytest.mark.parametrize("suffix,codec", CONTAINERS)
 def test_frames_are_sampled_at_the_requested_rate(tmp_path, suffix, codec):
     path = tmp_path / f"clip{suffix}"
     write_video(path, _numbered(30), fps=10, codec=codec)  # 3 s at 10 fps
