@@ -7,6 +7,10 @@ nothing is downloaded and it runs with no network. facenet-pytorch itself is not
 
 P-Net scans an image pyramid for candidate windows; R-Net rejects most of them at 24 px; O-Net scores the rest at
 48 px and regresses the box and five landmarks (left eye, right eye, nose, mouth left, mouth right).
+
+One departure from facenet-pytorch (tests/faces/test_mtcnn_reference.py compares both): a candidate window that
+crosses the image border is padded with zeros, as in the original MATLAB release, rather than clipped and
+stretched, so a face at the edge of a photo keeps its proportions.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms, box_iou
+from torchvision.ops import batched_nms
 
 __all__ = ["MTCNN", "ONet", "PNet", "RNet"]
 
@@ -185,7 +189,7 @@ class MTCNN(nn.Module):
     @torch.inference_mode()
     def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Faces in an (H, W, 3) uint8 RGB array, in that array's pixels."""
-        img = (torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() - 127.5) / 128.0
+        img = (torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)[None] - 127.5) / 128.0
         empty = (np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32))
         boxes = self._stage1(img)
         if not len(boxes):
@@ -207,8 +211,3 @@ class MTCNN(nn.Module):
         boxes = _regress(boxes, reg)
         keep = _nms_min(boxes, score, 0.7)
         return boxes[keep].numpy(), points[keep].numpy(), score[keep].numpy()
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) boxes in (x0, y0, x1, y1)."""
-    return box_iou(torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)).numpy()
