@@ -68,7 +68,7 @@ def iter_frames(path: str | Path, fps: float = 2.0) -> Iterator[VideoFrame]:
     path = Path(path)
     try:
         container = av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise VideoError(f"{path}: cannot open as a video ({_one_line(e)}); is it a complete video file?") from None
     with container:
         if not container.streams.video:
@@ -86,14 +86,11 @@ def iter_frames(path: str | Path, fps: float = 2.0) -> Iterator[VideoFrame]:
                 # a frame is due when it reaches the next tick; a tiny tolerance absorbs pts rounding
                 if t + 1e-3 / rate < tick / fps:
                     continue
-                image = decoded.to_image()
-                rotation = getattr(decoded, "rotation", 0)  # phone clips: show them the way they were held
-                if rotation:
-                    image = image.rotate(rotation, expand=True)
-                yield VideoFrame(round(t, 6), int(round(t * rate)), image)
+                # the stored orientation: a display-matrix rotation (phone clips held upright) is not applied yet
+                yield VideoFrame(round(t, 6), int(round(t * rate)), decoded.to_image())
                 yielded += 1
                 tick = int(t * fps + 1e-6) + 1
-        except av.FFmpegError as e:
+        except av.error.FFmpegError as e:
             at = f"{last:.2f} s" if last is not None else "the start"
             raise VideoError(
                 f"{path}: video is corrupt after {yielded} sampled frames, at {at} ({_one_line(e)})", yielded, last
