@@ -45,6 +45,7 @@ def _match(faces, placed):
     return [max(faces, key=lambda f: box_iou(f.box, p.box)) for p in placed]
 
 
+@pytest.mark.slow
 def test_every_pasted_face_is_found_where_it_was_put(crowd):
     image, placed = crowd
     faces = get_detector().detect(image)
@@ -55,6 +56,7 @@ def test_every_pasted_face_is_found_where_it_was_put(crowd):
     assert len({id(f) for f in _match(faces, placed)}) == len(placed)  # one detection per pasted face
 
 
+@pytest.mark.slow
 def test_alignment_levels_the_eyes_of_rotated_faces(crowd):
     """The hand-labelled (astronaut) and rendered (SynthFace) eyes, moved through the crop transform, are level."""
     image, placed = crowd
@@ -65,6 +67,7 @@ def test_alignment_levels_the_eyes_of_rotated_faces(crowd):
         assert abs(_eye_angle(eyes)) < 6, (p.angle, _eye_angle(eyes))
 
 
+@pytest.mark.slow
 def test_aligned_crop_pixels_match_the_transform(sources):
     """align_face's pixels are the original's pixels at the matrix's inverse (checked on a marked pixel)."""
     image, placed = scene([(sources[0], 200, 25, (300, 250))], size=(600, 500))
@@ -89,6 +92,7 @@ def test_close_ups_pass_through_nearly_unchanged(sources):
         assert abs(angle) < 25
 
 
+@pytest.mark.slow
 def test_modes_and_no_face(sources):
     image, _ = scene([(sources[0], 150, 0, (200, 200)), (sources[0], 90, 0, (500, 200))], size=(700, 400))
     all_ = crop_faces(image, "all")

@@ -61,6 +61,7 @@ def test_cascade_matches_facenet_pytorch(name, monkeypatch):
         assert abs(scores[i] - ref["scores"][k]) < 0.01
 
 
+@pytest.mark.slow
 def test_zero_padding_finds_the_same_faces():
     for name, image in _images().items():
         ref = REFERENCE["images"][name]
