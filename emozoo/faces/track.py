@@ -1,4 +1,4 @@
-"""Stable face ids across video frames, by box overlap.
+"""Stable face ids across video frames, by box overlap; ``faces_in_video`` puts frames, crops and ids together.
 
 Each frame's faces are matched to the live tracks by maximum total IoU (Hungarian, scipy); a match needs
 IoU >= ``min_iou`` with where the track is predicted to be (its last box moved on at its last velocity, so a
@@ -8,12 +8,17 @@ face that moves steadily is not lost between samples). A track that misses up to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["IoUTracker", "iou_matrix"]
+if TYPE_CHECKING:
+    from emozoo.faces.align import Crop
+    from emozoo.video import VideoFrame
+
+__all__ = ["IoUTracker", "faces_in_video", "iou_matrix"]
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -79,3 +84,27 @@ class IoUTracker:
                 self._next += 1
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         return ids
+
+
+def faces_in_video(
+    path,
+    fps: float = 2.0,
+    mode: str = "all",
+    detector=None,
+    *,
+    output_size: int | None = None,
+    tracker: IoUTracker | None = None,
+) -> Iterator[tuple[VideoFrame, list[tuple[int | None, Crop]]]]:
+    """Sampled frames of a video with their aligned faces, each paired with its track id.
+
+    ``mode="none"`` gives the whole frame as one crop with track None. A frame with no face comes with ``[]``.
+    A broken file raises :class:`emozoo.video.VideoError` after the frames it could decode, as ``iter_frames`` does.
+    """
+    from emozoo.faces.align import crop_faces
+    from emozoo.video import iter_frames
+
+    tracker = tracker or IoUTracker()
+    for frame in iter_frames(path, fps=fps):
+        crops = crop_faces(frame.image, mode, detector, output_size=output_size)
+        ids = [None] * len(crops) if mode == "none" else tracker.update([c.box for c in crops])
+        yield frame, list(zip(ids, crops))

@@ -7,9 +7,8 @@ import pytest
 from PIL import Image
 
 from emozoo.errors import ConfigError, DataError
-from emozoo.faces import crop_faces
 from emozoo.faces.timeline import plot_timeline
-from emozoo.faces.track import IoUTracker, iou_matrix
+from emozoo.faces.track import IoUTracker, faces_in_video, iou_matrix
 from emozoo.video import VideoError, is_video, iter_frames
 from tests.faces.scenes import astronaut, box_iou, scene, write_video
 
@@ -108,11 +107,9 @@ def test_faces_in_a_video_keep_their_tracks(tmp_path):
         truth.append(placed)
     path = tmp_path / "two.mp4"
     write_video(path, frames, fps=4)
-    tracker, records = IoUTracker(), []
-    for vf in iter_frames(path, fps=2):
-        crops = crop_faces(vf.image, "all")
-        ids = tracker.update([c.box for c in crops])
-        for c, track in zip(crops, ids):
+    records = []
+    for vf, faces in faces_in_video(path, fps=2):
+        for track, c in faces:
             placed = truth[vf.frame]
             which = max(range(2), key=lambda k: box_iou(c.box, placed[k].box))
             assert box_iou(c.box, placed[which].box) > 0.5
@@ -120,4 +117,6 @@ def test_faces_in_a_video_keep_their_tracks(tmp_path):
     assert len(records) == 2 * 8
     assert {(r["who"], r["track"]) for r in records} in ({(0, 0), (1, 1)}, {(0, 1), (1, 0)})
     out = plot_timeline(records, tmp_path / "plots" / "two.png", title="two.mp4")
+    (frame, whole), *_ = faces_in_video(path, fps=0.5, mode="none")
+    assert frame.frame == 0 and whole[0][0] is None and whole[0][1].image.size == (560, 400)
     assert Image.open(out).size[0] > 400
