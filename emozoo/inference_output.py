@@ -19,7 +19,18 @@ from emozoo.taxonomy import NAMES
 
 __all__ = ["PredictionWriter", "plot_prediction"]
 
-LOCATION_COLUMNS = ("face", "box_x0", "box_y0", "box_x1", "box_y1", "detector_score", "landmarks")
+LOCATION_COLUMNS = (
+    "time",
+    "frame",
+    "track",
+    "face",
+    "box_x0",
+    "box_y0",
+    "box_x1",
+    "box_y1",
+    "detector_score",
+    "landmarks",
+)
 
 
 class PredictionWriter:
@@ -77,8 +88,9 @@ class PredictionWriter:
                     *[f"extra:{e}" for e in extra],
                 ]
             )
-        if "face" not in rec:  # no face in this image
-            self._writerow([rec["image"]])
+        where = [rec.get(k, "") for k in ("time", "frame", "track")]  # empty for still images
+        if "face" not in rec:  # no face in this image (or video frame)
+            self._writerow([rec["image"], *where])
             return
         tops = [t["emotion"] for t in rec["top_k"]] + [""] * (self.top_k - len(rec["top_k"]))
         landmarks = "" if rec["landmarks"] is None else json.dumps(rec["landmarks"])
@@ -86,6 +98,7 @@ class PredictionWriter:
         self._writerow(
             [
                 rec["image"],
+                *where,
                 rec["face"],
                 *rec["box"],
                 score,

@@ -56,11 +56,12 @@ class EmotionModel(nn.Module):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.head(self.embed(images))
 
-    def predict(self, x: Any, *, faces: str = "none", top_k: int = 5, **kwargs: Any) -> list:
+    def predict(self, x: Any, *, faces: str = "all", top_k: int = 5, **kwargs: Any) -> list:
         """Emotions of the faces in ``x``: one ``emozoo.inference.FacePrediction`` per face, in input order.
 
-        ``x`` is a path, a PIL image, a numpy array (HWC uint8), a tensor (CHW) or a list of them; ``faces`` is
-        ``none`` (each whole image), ``all`` or ``largest``; other keywords as ``emozoo.inference.predict``.
+        ``x`` is a path (image, video, folder, glob), a PIL image, a numpy array (HWC uint8), a tensor (CHW) or a
+        list of them; ``faces`` is ``all`` (every detected face, aligned), ``largest`` or ``none`` (each whole image,
+        for EmoNet-Face-style close-ups); other keywords as ``emozoo.inference.predict``.
         The work (reading files, cropping, batching) lives in the inference layer, imported here on call, so
         that this module stays a pure ``nn.Module`` without I/O, and ``emozoo predict`` and this method share
         one code path.
@@ -68,7 +69,7 @@ class EmotionModel(nn.Module):
         Example:
             >>> import numpy as np, emozoo
             >>> model = emozoo.create_model("cnn-tiny", backbone_args={"img_size": 32})
-            >>> [p] = model.predict(np.zeros((48, 64, 3), dtype=np.uint8), top_k=3)
+            >>> [p] = model.predict(np.zeros((48, 64, 3), dtype=np.uint8), faces="none", top_k=3)
             >>> p.box, len(p.top(3)), len(p.intensity)
             ([0.0, 0.0, 64.0, 48.0], 3, 40)
         """

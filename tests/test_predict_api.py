@@ -62,18 +62,18 @@ def test_every_input_type_gives_the_models_numbers(model, photo, tmp_path):
     }
     want = _by_hand(model, photo)
     for kind, x in inputs.items():
-        [pred] = model.predict(x, top_k=3)
+        [pred] = model.predict(x, top_k=3, faces="none")
         got = torch.tensor([pred.intensity[n] for n in NAMES])
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6, msg=kind)
         assert pred.face == 0 and pred.box == [0.0, 0.0, 96.0, 80.0], kind  # faces="none": the full frame
         assert pred.landmarks is None and pred.detector_score is None
-    preds = model.predict(list(inputs.values()), top_k=3)  # a list: one prediction per image, in order
+    preds = model.predict(list(inputs.values()), top_k=3, faces="none")  # a list: one prediction per image, in order
     assert [p.image for p in preds] == [str(path), "input[1]", "input[2]", "input[3]", "input[4]", "input[5]"]
-    assert len(model.predict(torch.stack([chw, chw]))) == 2  # NCHW counts as a list
+    assert len(model.predict(torch.stack([chw, chw]), faces="none")) == 2  # NCHW counts as a list
 
 
 def test_prediction_fields_top_and_to_dict(model, photo):
-    [pred] = model.predict(photo, top_k=4)
+    [pred] = model.predict(photo, top_k=4, faces="none")
     assert isinstance(pred, FacePrediction)
     assert list(pred.intensity) == list(NAMES) and abs(sum(pred.distribution.values()) - 1) < 1e-5
     ranked = sorted(NAMES, key=lambda n: -pred.intensity[n])
@@ -83,7 +83,7 @@ def test_prediction_fields_top_and_to_dict(model, photo):
     rec = pred.to_dict()
     assert list(rec)[:5] == ["image", "face", "box", "landmarks", "detector_score"]
     assert json.loads(json.dumps(rec)) == rec
-    [by_dist] = model.predict(photo, top_k=4, rank_by="distribution")
+    [by_dist] = model.predict(photo, top_k=4, rank_by="distribution", faces="none")
     assert [t["emotion"] for t in by_dist.top_k] == sorted(NAMES, key=lambda n: -pred.distribution[n])[:4]
 
 
@@ -95,10 +95,14 @@ def test_records_equal_the_cli_jsonl(model, photo, tmp_path):
     model_dir = model.save_pretrained(tmp_path / "model")
     out = tmp_path / "pred.jsonl"
     argv = ["predict", str(folder), "--model", str(model_dir), "--out", str(out), "--top-k", "3"]
-    assert main([*argv, "--workers", "0", "--device", "cpu", "--no-progress"]) == 0
-    cli = [json.loads(line) for line in out.read_text().splitlines()]
-    api = [json.loads(json.dumps(p.to_dict())) for p in emozoo.load_model(model_dir).predict(str(folder), top_k=3)]
-    assert len(cli) == 3 and api == cli
+    for faces in ("none", "all"):
+        assert main([*argv, "--faces", faces, "--workers", "0", "--device", "cpu", "--no-progress"]) == 0
+        cli = [json.loads(line) for line in out.read_text().splitlines()]
+        loaded = emozoo.load_model(model_dir)
+        api = [json.loads(json.dumps(p.to_dict())) for p in loaded.predict(str(folder), top_k=3, faces=faces)]
+        assert len(cli) == 3 and api == cli
+    # with faces: the upright astronaut has one face; MTCNN finds none upside down or sideways, and says so
+    assert [r.get("faces", 1) for r in cli] == [1, 0, 0] and cli[0]["detector_score"] > 0.9
 
 
 def test_unreadable_inputs_and_bad_arrays(model, tmp_path):
@@ -106,23 +110,29 @@ def test_unreadable_inputs_and_bad_arrays(model, tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="cannot read .*bad.jpg"):
         model.predict(str(bad))
-    assert model.predict([str(bad), np.zeros((9, 9, 3), np.uint8)], skip_unreadable=True)[0].image == "input[1]"
+    ok = model.predict([str(bad), np.zeros((9, 9, 3), np.uint8)], skip_unreadable=True, faces="none")[0]
+    assert ok.image == "input[1]"
     with pytest.raises(DataError, match="HW or HWC"):
         model.predict(np.zeros((9, 9, 3), np.float32))
     with pytest.raises(DataError, match="CHW"):
         model.predict(torch.zeros(9, 9))
 
 
-def test_faces_modes_need_the_detector(model, photo, tmp_path, capsys):
-    for mode in ("all", "largest"):
-        with pytest.raises(ConfigError, match="needs the face detector"):
-            model.predict(photo, faces=mode)
+def test_faces_modes_find_the_face_and_bad_modes_are_one_line(model):
+    skdata = pytest.importorskip("skimage.data")
+    big = Image.fromarray(skdata.astronaut())  # 512 px; her face spans about x 170-300, y 30-200 (hand-labelled)
+    canvas = Image.new("RGB", (900, 600), (40, 40, 40))
+    canvas.paste(big.resize((256, 256)), (40, 300))
+    canvas.paste(big, (380, 40))
+    both = model.predict(canvas, faces="all")
+    [largest] = model.predict(canvas, faces="largest")
+    assert len(both) == 2 and [p.face for p in both] == [0, 1]
+    assert largest.box == both[0].box  # largest first
+    x0, y0, x1, y1 = largest.box
+    assert 380 + 150 < (x0 + x1) / 2 < 380 + 320 and 40 + 40 < (y0 + y1) / 2 < 40 + 230
+    assert len(largest.landmarks) == 5 and largest.detector_score > 0.9
     with pytest.raises(ConfigError, match="unknown faces mode 'some'"):
-        model.predict(photo, faces="some")
-    photo.save(tmp_path / "x.png")
-    assert main(["predict", str(tmp_path / "x.png"), "--model", "never-loaded", "--faces", "all"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("emozoo predict: error: faces='all' needs the face detector") and "\n" not in err
+        model.predict(canvas, faces="some")
 
 
 def halves(image: Image.Image) -> list[Crop]:
@@ -166,7 +176,7 @@ def test_csv_rows_carry_the_location_and_no_face_rows(model, photo, tmp_path):
 
     from emozoo.inference_output import PredictionWriter
 
-    [pred] = model.predict(photo, top_k=2)
+    [pred] = model.predict(photo, top_k=2, faces="none")
     with PredictionWriter(tmp_path / "p.csv", top_k=2) as writer:
         writer.write([pred.to_dict(), FacePrediction(image="empty.png", face=None).to_dict()])
     with (tmp_path / "p.csv").open(newline="") as f:
@@ -185,8 +195,8 @@ def test_top_level_functions_and_cli_choices(model, photo, tmp_path):
 
     assert emozoo.predict is inference.predict and emozoo.evaluate is inference.evaluate
     model_dir = model.save_pretrained(tmp_path / "model")
-    [by_name] = emozoo.predict(str(model_dir), photo, device="cpu")
-    [direct] = model.predict(photo)
+    [by_name] = emozoo.predict(str(model_dir), photo, device="cpu", faces="none")
+    [direct] = model.predict(photo, faces="none")
     assert by_name.to_dict() == direct.to_dict()
     assert _args.FACE_MODES == inference.FACE_MODES  # the CLI keeps copies so that `--help` imports no torch
     assert predict.RANK_BY == inference.records.RANK_BY

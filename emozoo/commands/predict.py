@@ -1,8 +1,9 @@
 """``emozoo predict INPUT... --model NAME_OR_DIR``: per-face emotion predictions as JSONL or CSV (+ PNG plots).
 
-INPUT is any mix of image files, folders (searched recursively), globs and WebDataset shards (tars or folders
-of them). Images are decoded in worker processes while the model runs on ``--device``; an unreadable image is
-reported on stderr and skipped. Each output record says where the face is and has the 40 intensities, the
+INPUT is any mix of image files, videos (mp4, mov, mkv, webm, avi; sampled at ``--fps``), folders (searched
+recursively), globs and WebDataset shards (tars or folders of them). Faces are found and aligned (``--faces``).
+Images are decoded in worker processes while the model runs on ``--device``; an unreadable image is reported on
+stderr and skipped. Each output record says where the face is and has the 40 intensities, the
 distribution and the top-k emotions. The work is ``emozoo.inference.predict_files``; this parses and prints.
 """
 
@@ -29,14 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--faces",
         choices=FACE_MODES,
-        default="none",
-        help="none (default): score each whole image; all / largest: every / the largest detected face (needs the "
-        "face detector)",
+        default="all",
+        help="all (default): every face, detected and aligned; largest: the biggest face; none: each whole image "
+        "(for EmoNet-Face-style close-ups)",
     )
+    p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second (default: 2)")
+    p.add_argument("--annotate", metavar="DIR", default=None, help="write each photo with its boxes and top-3 drawn")
     p.add_argument("--batch-size", type=int, default=32, help="crops per forward pass (default: 32)")
     p.add_argument("--top-k", type=int, default=5, help="emotions listed per face (default: 5)")
     p.add_argument("--rank-by", choices=RANK_BY, default="intensity", help="what orders the top-k (default: intensity)")
-    p.add_argument("--plot", metavar="DIR", default=None, help="write a PNG bar chart per face into DIR")
+    p.add_argument(
+        "--plot", metavar="DIR", default=None, help="a PNG bar chart per face into DIR (a timeline per video track)"
+    )
     p.add_argument("--precision", choices=PRECISIONS, default="32", help="32 (exact) or bf16 autocast (faster)")
     add_device_arg(p)
     p.add_argument("--workers", type=int, default=default_workers(), help="decoding processes (0: in the main one)")
@@ -59,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         inputs,
         args.out,
         plot=args.plot,
+        annotate=args.annotate,
+        fps=args.fps,
         progress=not args.no_progress,
         on_skip=lambda s: tqdm.write(f"emozoo predict: skipped {s.image}: {s.reason}", file=sys.stderr),
         faces=args.faces,

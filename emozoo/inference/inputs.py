@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from emozoo.data.decode import decode_image, read_image
 from emozoo.data.tario import tar_samples
 from emozoo.errors import DataError
-from emozoo.inference.crops import Cropper
+from emozoo.inference.crops import Crop, Cropper
 from emozoo.inputs import IMAGE_EXTS, find_inputs
 
 __all__ = ["IMAGE_EXTS", "Inputs", "as_image", "collect_inputs", "image_loaders", "ramp_batches"]
@@ -111,21 +111,29 @@ def as_image(source: Source) -> Image.Image:
     raise DataError(f"cannot read an image from a {type(source).__name__}; give a path, PIL image, array or tensor")
 
 
+def crop_items(crops: Sequence[Crop], transform: Callable, where: dict[str, Any] | None = None) -> list[dict]:
+    """Crops as the loader's face items: location fields, ``where`` (a video frame's ``time``, ``frame``,
+    ``track``s), and ``image`` through the per-sample transform."""
+    where = where or {}
+    tracks = where.get("tracks")
+    return [
+        {
+            "face": i,
+            "box": [float(v) for v in crop.box],
+            "landmarks": None if crop.landmarks is None else [[float(x), float(y)] for x, y in crop.landmarks],
+            "detector_score": None if crop.detector_score is None else float(crop.detector_score),
+            **{k: v for k, v in where.items() if k != "tracks"},
+            **({} if tracks is None else {"track": tracks[i]}),
+            "image": transform(crop.image),
+        }
+        for i, crop in enumerate(crops)
+    ]
+
+
 def _read(key: str, source: Source, cropper: Cropper, transform: Callable) -> dict[str, Any]:
     """An input's crops through the per-sample transform: ``{"key", "faces": [...], "error"}``."""
     try:
-        crops = cropper(as_image(source))
-        faces = [
-            {
-                "face": i,
-                "box": [float(v) for v in crop.box],
-                "landmarks": None if crop.landmarks is None else [[float(x), float(y)] for x, y in crop.landmarks],
-                "detector_score": None if crop.detector_score is None else float(crop.detector_score),
-                "image": transform(crop.image),
-            }
-            for i, crop in enumerate(crops)
-        ]
-        return {"key": key, "faces": faces, "error": None}
+        return {"key": key, "faces": crop_items(cropper(as_image(source)), transform), "error": None}
     except Exception as err:  # any unreadable image is reported and skipped, never fatal
         return {"key": key, "faces": [], "error": f"{type(err).__name__}: {str(err)[:160]}"}
 
@@ -183,7 +191,7 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "faces": faces,
         "num_samples": len(images),
         "read": [it["key"] for it in ok],  # inputs read, with or without a face
-        "no_face": [it["key"] for it in ok if not it["faces"]],
+        "no_face": [(it["key"], it.get("where", {})) for it in ok if not it["faces"]],
         "errors": [(it["key"], it["error"]) for it in items if it["error"] is not None],
     }
 

@@ -26,6 +26,7 @@ from emozoo.inference.crops import face_cropper
 from emozoo.inference.inputs import Inputs, Source, collect_inputs, image_loaders
 from emozoo.inference.loading import load_for_inference, on_device
 from emozoo.inference.records import RANK_BY, FacePrediction, face_predictions
+from emozoo.inference.video import video_loader
 from emozoo.scoring import score_batches
 
 __all__ = ["PredictSummary", "Skipped", "predict", "predict_files", "predict_stream"]
@@ -55,6 +56,7 @@ def predict_stream(
     batch_size: int = 32,
     workers: int = 0,
     precision: str = "32",
+    fps: float = 2.0,
     timing: dict[str, float] | None = None,
     counts: dict[str, int] | None = None,
 ) -> Iterator[FacePrediction | Skipped]:
@@ -62,6 +64,7 @@ def predict_stream(
 
     Args:
         faces: the crop stage (``emozoo.inference.crops.face_cropper``): ``none`` scores whole images.
+        fps: frames sampled per second of each video.
         timing: accumulates ``wait`` and ``forward`` seconds (``score_batches``).
         counts: accumulates ``images`` (inputs read) and ``no_face`` (inputs read without a face).
     """
@@ -70,7 +73,10 @@ def predict_stream(
     top_k = min(top_k, model.head.num_emotions)
     extra_names = tuple(getattr(model.head, "extra_dims", ()))
     device = module_device(model)
-    loaders = image_loaders(inputs, cropper, model.transform().sample, batch_size, workers, pin_memory(device))
+    transform = model.transform().sample
+    loaders = image_loaders(inputs, cropper, transform, batch_size, workers, pin_memory(device))
+    if inputs.videos:
+        loaders.append(video_loader(inputs.videos, faces, transform, fps, batch_size, workers, pin_memory(device)))
     counts = counts if counts is not None else {}
     for loader in loaders:
         for batch, outputs in score_batches(model, loader, precision, timing):
@@ -80,8 +86,8 @@ def predict_stream(
             counts["no_face"] = counts.get("no_face", 0) + len(batch["no_face"])
             if outputs is not None:
                 yield from face_predictions(batch["faces"], outputs, top_k, rank_by, extra_names)
-            for key in batch["no_face"]:
-                yield FacePrediction(image=key, face=None, rank_by=rank_by)
+            for key, where in batch["no_face"]:
+                yield FacePrediction(image=key, face=None, rank_by=rank_by, **where)
 
 
 def _in_memory(x: Any) -> list[Source]:
@@ -103,6 +109,7 @@ def _as_inputs(x: Any) -> Inputs:
             more = collect_inputs([item])
             found.images += more.images
             found.shards += more.shards
+            found.videos += more.videos
         elif isinstance(item, (bytes, Image.Image, np.ndarray, torch.Tensor)):
             found.images.append((getattr(item, "filename", "") or f"input[{i}]", item))
         else:
@@ -114,7 +121,7 @@ def predict(
     model,
     x: Any,
     *,
-    faces: str = "none",
+    faces: str = "all",
     top_k: int = 5,
     rank_by: str = "intensity",
     batch_size: int = 32,
@@ -122,6 +129,7 @@ def predict(
     precision: str = "32",
     device: str | torch.device | None = None,
     skip_unreadable: bool = False,
+    fps: float = 2.0,
 ) -> list[FacePrediction]:
     """Score images with ``model``: one ``FacePrediction`` per face, in input order.
 
@@ -129,7 +137,8 @@ def predict(
         model: an ``EmotionModel``, or a zoo name, model folder or ``hf-hub:org/name`` to load.
         x: a path (file, folder, glob or shard tar), encoded bytes, a PIL image, a numpy array (HW or HWC uint8),
             a tensor (CHW, uint8 or float in [0, 1]), or a list of them (an NCHW tensor counts as a list).
-        faces: ``none`` scores each whole image (box = the full frame); ``all``/``largest`` need the detector.
+        faces: ``all`` (every face, detected and aligned), ``largest`` (the biggest face) or ``none`` (each
+            whole image, box = the full frame, as for EmoNet-Face close-ups).
         top_k: emotions in each prediction's ``top_k``.
         rank_by: ``intensity`` or ``distribution``: what ``top_k`` ranks by.
         batch_size: crops per forward pass.
@@ -138,6 +147,7 @@ def predict(
         device: where to run (``auto``, ``cpu``, ``cuda:N``, ``mps``); a given model is moved there. None: a
             given model stays where it is, a loaded one goes to ``auto``.
         skip_unreadable: leave unreadable inputs out instead of raising.
+        fps: frames sampled per second of a video (its predictions carry ``time``, ``frame`` and ``track``).
 
     Raises:
         DataError: an input cannot be read (unless ``skip_unreadable``), or a path matches nothing.
@@ -149,7 +159,7 @@ def predict(
     preds = []
     stream = predict_stream(
         model, _as_inputs(x), faces=faces, top_k=top_k, rank_by=rank_by, batch_size=batch_size, workers=workers,
-        precision=precision,
+        precision=precision, fps=fps,
     )  # fmt: skip
     for item in stream:
         if isinstance(item, Skipped):
@@ -182,34 +192,40 @@ def predict_files(
     plot: str | Path | None = None,
     progress: bool = False,
     on_skip: Callable[[Skipped], None] | None = None,
-    faces: str = "none",
+    annotate: str | Path | None = None,
+    faces: str = "all",
     top_k: int = 5,
     rank_by: str = "intensity",
     batch_size: int = 32,
     workers: int = 0,
     precision: str = "32",
+    fps: float = 2.0,
 ) -> PredictSummary:
     """Score image files, folders, globs and shards (or what ``collect_inputs`` found in them) with ``model``
     (already on its device) and write the records
-    to ``out`` (``.jsonl``, ``.csv``; None or ``-``: JSONL on stdout), with a bar chart per face in ``plot``.
+    to ``out`` (``.jsonl``, ``.csv``; None or ``-``: JSONL on stdout), with a bar chart per face in ``plot`` (a
+    timeline per track for a video), and each image file with its boxes and top-3 emotions drawn in ``annotate``.
 
     ``on_skip`` is told of each unreadable input as it is met (the run goes on). Other arguments as ``predict``.
     """
     from tqdm import tqdm
 
-    from emozoo.inference_output import PredictionWriter, plot_prediction
+    from emozoo.inference.visuals import Visuals
+    from emozoo.inference_output import PredictionWriter
 
     _check(top_k, batch_size, workers, rank_by)
     found = inputs if isinstance(inputs, Inputs) else collect_inputs(inputs)
     summary = PredictSummary(out=None if out is None else str(out))
     timing: dict[str, float] = {}
     counts: dict[str, int] = {}
-    bar = tqdm(total=found.total, unit="img", disable=not progress, file=sys.stderr, desc="predict")
+    total = None if found.videos else found.total  # a video's frame count is known only once it is read
+    bar = tqdm(total=total, unit="img", disable=not progress, file=sys.stderr, desc="predict")
+    visuals = Visuals(plot, annotate)
     start = time.perf_counter()
     with PredictionWriter(out, min(top_k, model.head.num_emotions)) as writer:
         stream = predict_stream(
             model, found, faces=faces, top_k=top_k, rank_by=rank_by, batch_size=batch_size, workers=workers,
-            precision=precision, timing=timing, counts=counts,
+            precision=precision, fps=fps, timing=timing, counts=counts,
         )  # fmt: skip
         for item in stream:
             if isinstance(item, Skipped):
@@ -222,8 +238,8 @@ def predict_files(
             writer.write([record])
             if item.face is None or item.face == 0:
                 bar.update(1)  # one tick per input: at its first face, or at its no-face record
-            if plot is not None and item.face is not None:
-                plot_prediction(record, plot)
+            visuals.add(record)
+        visuals.close()
         summary.records = writer.count
     bar.close()
     summary.seconds = time.perf_counter() - start

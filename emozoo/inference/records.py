@@ -38,6 +38,9 @@ class FacePrediction:
     distribution: dict[str, float] = field(default_factory=dict)
     top_k: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, float] | None = None
+    time: float | None = None  # video frames: seconds from the start
+    frame: int | None = None  # video frames: index in the source stream
+    track: int | None = None  # video frames: the face's track id, stable across frames
     rank_by: str = field(default="intensity", repr=False)
 
     def top(self, k: int = 5) -> list[dict[str, Any]]:
@@ -53,10 +56,12 @@ class FacePrediction:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record ``emozoo predict`` writes."""
+        where = {k: v for k in ("time", "frame", "track") if (v := getattr(self, k)) is not None}
         if self.face is None:
-            return {"image": self.image, "faces": 0}
+            return {"image": self.image, **where, "faces": 0}
         rec = {
             "image": self.image,
+            **where,
             "face": self.face,
             "box": self.box,
             "landmarks": self.landmarks,
@@ -92,6 +97,9 @@ def face_predictions(
             box=meta["box"],
             landmarks=meta["landmarks"],
             detector_score=meta["detector_score"],
+            time=meta.get("time"),
+            frame=meta.get("frame"),
+            track=meta.get("track"),
             intensity=dict(zip(NAMES, inten[n])),
             distribution=dict(zip(NAMES, dist[n])),
             rank_by=rank_by,

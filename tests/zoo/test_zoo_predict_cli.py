@@ -56,7 +56,8 @@ def _check_record(names_to_values: dict, top: list[str], ref=None):
 
 def test_folder_to_jsonl_skips_unreadable_images(tmp_path, image_dir, tiny_model_dir, capsys):
     out, plots = tmp_path / "pred.jsonl", tmp_path / "plots"
-    args = ["predict", str(image_dir), "--model", str(tiny_model_dir), "--out", str(out), "--top-k", "3"]
+    args = ["predict", str(image_dir), "--model", str(tiny_model_dir), "--out", str(out), "--top-k", "3", "--faces"]
+    args.append("none")  # random-pixel images: whole-image scoring
     assert main([*args, "--workers", "1", "--batch-size", "2", "--plot", str(plots), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "skipped" in err and "corrupt.jpg" in err and "truncated.png" in err and "notes.txt" not in err
@@ -78,7 +79,7 @@ def test_csv_output_and_globs(tmp_path, image_dir, tiny_model_dir):
     out = tmp_path / "pred.csv"
     pattern = str(image_dir / "**" / "*.png")
     assert main(["predict", pattern, "--model", str(tiny_model_dir), "--out", str(out), "--workers", "0",
-                 "--top-k", "4", "--no-progress"]) == 0  # fmt: skip
+                 "--faces=none", "--top-k", "4", "--no-progress"]) == 0  # fmt: skip
     with out.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["image"] for r in rows) == sorted(
@@ -95,7 +96,7 @@ def test_shards_and_bf16(tmp_path, tiny_model_dir):
     out32, out16 = tmp_path / "p32.jsonl", tmp_path / "p16.jsonl"
     for out, prec in ((out32, "32"), (out16, "bf16")):
         args = [str(tmp_path / "hq"), "--model", str(tiny_model_dir), "--out", str(out), "--precision", prec]
-        assert main(["predict", *args, "--workers", "2", "--no-progress"]) == 0
+        assert main(["predict", *args, "--workers", "2", "--no-progress", "--faces", "none"]) == 0
     a = {r["image"]: r for r in map(json.loads, out32.read_text().splitlines())}
     b = {r["image"]: r for r in map(json.loads, out16.read_text().splitlines())}
     assert len(a) == 10 and a.keys() == b.keys()
