@@ -56,7 +56,8 @@ def _layout(cols: Columns, path: Path) -> str:
     )
 
 
-def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder: ImageFolder | None, allow: bool):
+def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder: ImageFolder | None, root: str | None):
+    """The reference for a row's image; ``root`` is the resolved image root, None with ``allow_outside_root``."""
     if row.get("__has_bytes__"):
         return ("row", table_index, row_index)
     ref = row.get("__image_path__")
@@ -64,28 +65,26 @@ def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder
         return None
     if folder is not None:
         found = folder.find(str(ref))
-        return None if found is None else _below(os.path.relpath(found, folder.root), folder.root, allow)
-    if allow:  # as before the image root existed: as given (absolute or from the working folder), else beside
+        if found is None or root is None:
+            return None if found is None else ("file", found, None)
+        return _below(os.path.relpath(found, folder.root), root)
+    if root is None:  # as before the image root existed: as given (absolute or from the working folder), else beside
         for candidate in (Path(str(ref)), table.path.parent / str(ref)):
             if candidate.is_file():
                 return ("file", str(candidate), None)
         return None
-    return _below(str(ref), table.path.parent, allow)
+    return _below(str(ref), root)
 
 
-def _below(ref: str, root: Path, allow: bool) -> tuple | None:
-    """The reference for ``ref`` relative to ``root``: a file below it, refused, or None when missing."""
-    if allow:
-        path = root / ref
-        return ("file", str(path), None) if path.is_file() else None
-    real_root = root.resolve()
+def _below(ref: str, root: str) -> tuple | None:
+    """``ref`` relative to ``root``: a file below it, refused (leaves it, or not a regular file), or None (missing)."""
     try:
-        real = confine(ref, real_root)
+        real = confine(ref, root)
     except RefusedFile as err:
         return ("refused", str(err))
     except OSError:
         return None
-    return ("file", str(real), str(real_root)) if real.is_file() else ("refused", "not a regular file")
+    return ("file", real, root) if os.path.isfile(real) else ("refused", "not a regular file")
 
 
 def _raw_key(row: dict, key_column: str | None, table: Table, row_index: int) -> str:
@@ -128,16 +127,15 @@ def scan_tables(
                 }
             )
             wanted = [c for c in cols.found.values()] + list(cols.emotion_columns) + list(cols.extra_columns)
+            root = None if allow_outside_root else os.path.realpath(folder.root if folder else table.path.parent)
             for r_index, row in enumerate(table.rows(wanted, cols.get("image"))):
                 bar.update(1)
                 scan.rows += 1
-                _add_row(
-                    scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, allow_outside_root
-                )
+                _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, root)
     return scan
 
 
-def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, allow) -> None:
+def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, root) -> None:
     found = cols.found
     if "human" in found:
         try:
@@ -158,7 +156,7 @@ def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, tab
         safe_to_raw[safe] = raw
         record = scan.records[raw] = LabelRecord(safe)
     if scan.images.get(raw) is None:
-        scan.images[raw] = _image_ref(row, t_index, r_index, table, folder, allow)
+        scan.images[raw] = _image_ref(row, t_index, r_index, table, folder, root)
         scan.image_names.setdefault(raw, str(row.get("__image_path__") or f"{table.path.name} row {r_index}"))
     rater = row.get(found["rater"]) if "rater" in found else None
     rater = None if rater in (None, "") else str(rater)

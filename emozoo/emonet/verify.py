@@ -38,7 +38,7 @@ class ImageReader:
         """``("row", table, row)`` or ``("file", path, root)``; ``RefusedFile`` or ``OSError`` for a file."""
         if ref[0] == "row":
             return self._parquet.get(ref[1], ref[2])
-        return read_confined(ref[1], None if ref[2] is None else Path(ref[2]))
+        return read_confined(ref[1], ref[2])
 
 
 def read_order(ref: tuple, index: int) -> tuple:
