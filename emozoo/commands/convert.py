@@ -49,7 +49,7 @@ def register(sources: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-pixels",
-        type=float,
+        type=_pixel_count,
         default=None,
         help="leave out images with more pixels (e.g. 4e7; default $EMOZOO_MAX_PIXELS or 40 MP)",
     )
@@ -72,6 +72,16 @@ def register(sources: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _pixel_count(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of pixels (e.g. 40000000 or 4e7)")
+    return int(value)
+
+
 def run(args: argparse.Namespace) -> int:
     from emozoo.emonet.columns import load_column_map
     from emozoo.emonet.convert import convert_emonet
@@ -87,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         salt=args.salt,
         shard_size=args.shard_size,
         allow_outside_root=args.allow_outside_root,
-        max_pixels=None if args.max_pixels is None else int(args.max_pixels),
+        max_pixels=args.max_pixels,
         progress=not args.no_progress,
     )
     print(summary_lines(manifest, out))
