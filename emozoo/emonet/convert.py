@@ -130,7 +130,7 @@ def convert_emonet(
     fractions = parse_splits(splits, source)
     cap = default_max_pixels() if max_pixels is None else int(max_pixels)
     if cap < 1:
-        raise DataError(f"--max-pixels must be a positive number of pixels, got {max_pixels}")
+        raise DataError(f"max_pixels (--max-pixels) must be a positive number of pixels, got {max_pixels}")
     paths = find_tables(list(inputs))
     folder = ImageFolder(images) if images is not None else None
     columns = columns or ColumnMap()
@@ -167,6 +167,9 @@ def convert_emonet(
             reasons[str(err)[:120]] += 1
             continue
         candidates.append((record.key, name, meta, ref))
+    if not candidates:
+        raise DataError(_nothing_usable(missing, reasons, Checked(refused=refused), folder))
+    writer = ShardSetWriter(out_dir, generator)  # refuses a folder of other shards before the long check pass
     reader = ImageReader(paths, [c["columns"].get("image") for c in scan.columns])
     checked = check_images([(k, n, ref) for k, n, _, ref in candidates], reader, cap, progress)
     checked.refused[:0] = refused
@@ -181,7 +184,6 @@ def convert_emonet(
     if usable == 0:
         raise DataError(_nothing_usable(missing, reasons, checked, folder))
     specs = [spec for name, items in entries.items() for spec in plan_shards(name, len(items), shard_size)]
-    writer = ShardSetWriter(out_dir, generator)
     _write(writer, specs, entries, reader, checked, cap, source, progress)
     return writer.finish(
         specs,
