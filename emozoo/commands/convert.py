@@ -35,7 +35,24 @@ def register(sources: argparse._SubParsersAction) -> None:
         help="which EmoNet-Face set the inputs hold",
     )
     p.add_argument("inputs", nargs="+", help="table files or directories (.parquet, .csv, .tsv)")
-    p.add_argument("--images", default=None, help="folder with the images the tables name by path")
+    p.add_argument(
+        "--images",
+        default=None,
+        help="the image root: folder with the images the tables name by path (default: each table's own folder); "
+        "files outside it are refused",
+    )
+    p.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="read the files a table names wherever they are (absolute paths, '..', symlinks leading out). Only for "
+        "tables you trust: a table can name any file you can read",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_pixel_count,
+        default=None,
+        help="leave out images with more pixels (e.g. 4e7; default $EMOZOO_MAX_PIXELS or 40 MP)",
+    )
     p.add_argument("--out", default=None, help="output directory (default: shards/emonet/<source>)")
     p.add_argument(
         "--map",
@@ -55,6 +72,16 @@ def register(sources: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _pixel_count(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of pixels (e.g. 40000000 or 4e7)")
+    return int(value)
+
+
 def run(args: argparse.Namespace) -> int:
     from emozoo.emonet.columns import load_column_map
     from emozoo.emonet.convert import convert_emonet
@@ -69,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         splits=args.splits,
         salt=args.salt,
         shard_size=args.shard_size,
+        allow_outside_root=args.allow_outside_root,
+        max_pixels=args.max_pixels,
         progress=not args.no_progress,
     )
     print(summary_lines(manifest, out))
@@ -102,8 +131,25 @@ def summary_lines(manifest: dict, out: str) -> str:
         lines.append(f"  invalid labels: {invalid['count']:,} images left out (most common: {reason})")
     for what, n in manifest["skipped_rows"].items():
         lines.append(f"  skipped {n:,} {what}")
-    if manifest["undecodable_images"]["count"]:
+    refused, undecodable = manifest["refused_images"], manifest["undecodable_images"]
+    if refused["count"]:
         lines.append(
-            f"  undecodable images: {manifest['undecodable_images']['count']:,} (kept; the pipeline skips them)"
+            f"  refused images: {refused['count']:,} left out ({_examples(refused['images'])}); --allow-outside-root "
+            f"reads files outside the image root, for tables you trust; all are listed under 'refused_images' in "
+            f"{out}/manifest.json"
+        )
+    if undecodable["count"]:
+        lines.append(
+            f"  undecodable images: {undecodable['count']:,} left out ({_examples(undecodable['images'])}); all are "
+            f"listed under 'undecodable_images' in {out}/manifest.json"
         )
     return "\n".join(lines)
+
+
+def _examples(bad: list[dict[str, str]], n: int = 3) -> str:
+    """The first few bad images as ``path: reason``, each made printable so that the summary stays one line each."""
+    return "e.g. " + "; ".join(_printable(f"{b['image']}: {b['reason']}") for b in bad[:n])
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -5,6 +5,9 @@ Tables are read in two passes. The label pass never touches image bytes: parquet
 row-group statistics (null counts), reading the bytes column only for row groups that report nulls. The write
 pass then fetches each image by (file, row) through a small row-group cache, so a release of 200k images is
 never held in memory.
+
+``as_shard_image`` lets through only bytes that ``emozoo.images.load_image`` decodes; the files a table names are
+read through ``emonet.confine``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from emozoo.errors import DataError
+from emozoo.images import load_image
 
-__all__ = ["ImageFolder", "ParquetImages", "Table", "find_tables", "image_bytes_format", "parse_cell"]
+__all__ = [
+    "ImageFolder",
+    "ParquetImages",
+    "Table",
+    "as_shard_image",
+    "find_tables",
+    "image_bytes_format",
+    "parse_cell",
+]
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -229,16 +239,19 @@ def image_bytes_format(data: bytes) -> str | None:
     return None
 
 
-def as_shard_image(data: bytes) -> tuple[str, bytes] | None:
-    """``(ext, bytes)`` for a shard: JPEG/PNG/WebP as they are, other formats PIL reads as PNG; None if unreadable."""
+def as_shard_image(data: bytes, *, max_pixels: int, name: str) -> tuple[str, bytes]:
+    """``(ext, bytes)`` for a shard: JPEG/PNG/WebP as they are, other formats as PNG of the decoded image.
+
+    Every image must decode with ``load_image`` under ``max_pixels`` first, so no shard holds bytes that are not an
+    image (a table naming a text file, a truncated JPEG, a decompression bomb).
+
+    Raises:
+        ImageError: the bytes do not decode, or the image is over ``max_pixels``; the message names ``name``.
+    """
+    image = load_image(data, max_pixels=max_pixels, name=name)
     ext = image_bytes_format(data)
     if ext is not None:
         return ext, data
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            buf = io.BytesIO()
-            img.save(buf, format="PNG")
-    except Exception:
-        return None
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
     return "png", buf.getvalue()

@@ -1,13 +1,16 @@
 """The label pass of the EmoNet-Face converters: every table row into one ``LabelRecord`` per image.
 
 No image bytes are read here. Each image gets a reference instead: ``("row", table, row)`` for bytes embedded in
-a parquet file, ``("file", path)`` for a file found under ``--images`` (or beside the table), or None when the
-image is missing. Keys are the key column, else the image file's stem (``binary.csv``'s ``00000``), else
-``<table>-<row>``; they are made WebDataset-safe (no ``.`` or ``/``).
+a parquet file, ``("file", path, root)`` for a file found below the image root (``--images``, else the table's
+own folder; ``root`` None with ``allow_outside_root``), ``("refused", reason)`` for a path that leaves the root
+(absolute, ``..`` or a symlink leading out: a table from someone else must not make us embed ``~/.ssh`` or
+``/proc/self/environ``), or None when the image is missing. Keys are the key column, else the image file's stem
+(``binary.csv``'s ``00000``), else ``<table>-<row>``; they are made WebDataset-safe (no ``.`` or ``/``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from emozoo.emonet.columns import ColumnMap, Columns, resolve_columns
+from emozoo.emonet.confine import RefusedFile, confine
 from emozoo.emonet.labels import LabelRecord, parse_bool, split_packed
 from emozoo.emonet.read import ImageFolder, Table
 from emozoo.errors import DataError
@@ -52,7 +56,8 @@ def _layout(cols: Columns, path: Path) -> str:
     )
 
 
-def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder: ImageFolder | None):
+def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder: ImageFolder | None, root: str | None):
+    """The reference for a row's image; ``root`` is the resolved image root, None with ``allow_outside_root``."""
     if row.get("__has_bytes__"):
         return ("row", table_index, row_index)
     ref = row.get("__image_path__")
@@ -60,11 +65,26 @@ def _image_ref(row: dict, table_index: int, row_index: int, table: Table, folder
         return None
     if folder is not None:
         found = folder.find(str(ref))
-        return ("file", found) if found else None
-    for candidate in (Path(str(ref)), table.path.parent / str(ref)):
-        if candidate.is_file():
-            return ("file", str(candidate))
-    return None
+        if found is None or root is None:
+            return None if found is None else ("file", found, None)
+        return _below(os.path.relpath(found, folder.root), root)
+    if root is None:  # as before the image root existed: as given (absolute or from the working folder), else beside
+        for candidate in (Path(str(ref)), table.path.parent / str(ref)):
+            if candidate.is_file():
+                return ("file", str(candidate), None)
+        return None
+    return _below(str(ref), root)
+
+
+def _below(ref: str, root: str) -> tuple | None:
+    """``ref`` relative to ``root``: a file below it, refused (leaves it, or not a regular file), or None (missing)."""
+    try:
+        real = confine(ref, root)
+    except RefusedFile as err:
+        return ("refused", str(err))
+    except OSError:
+        return None
+    return ("file", real, root) if os.path.isfile(real) else ("refused", "not a regular file")
 
 
 def _raw_key(row: dict, key_column: str | None, table: Table, row_index: int) -> str:
@@ -79,7 +99,13 @@ def _raw_key(row: dict, key_column: str | None, table: Table, row_index: int) ->
 
 
 def scan_tables(
-    paths: list[Path], source: str, cmap: ColumnMap, folder: ImageFolder | None, pinned: set[str], progress: bool
+    paths: list[Path],
+    source: str,
+    cmap: ColumnMap,
+    folder: ImageFolder | None,
+    pinned: set[str],
+    progress: bool,
+    allow_outside_root: bool = False,
 ) -> Scan:
     """Read the labels of every table; see the module docstring."""
     scan = Scan()
@@ -101,14 +127,15 @@ def scan_tables(
                 }
             )
             wanted = [c for c in cols.found.values()] + list(cols.emotion_columns) + list(cols.extra_columns)
+            root = None if allow_outside_root else os.path.realpath(folder.root if folder else table.path.parent)
             for r_index, row in enumerate(table.rows(wanted, cols.get("image"))):
                 bar.update(1)
                 scan.rows += 1
-                _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder)
+                _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, root)
     return scan
 
 
-def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder) -> None:
+def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, table, folder, root) -> None:
     found = cols.found
     if "human" in found:
         try:
@@ -129,7 +156,7 @@ def _add_row(scan, safe_to_raw, source, layout, cols, row, t_index, r_index, tab
         safe_to_raw[safe] = raw
         record = scan.records[raw] = LabelRecord(safe)
     if scan.images.get(raw) is None:
-        scan.images[raw] = _image_ref(row, t_index, r_index, table, folder)
+        scan.images[raw] = _image_ref(row, t_index, r_index, table, folder, root)
         scan.image_names.setdefault(raw, str(row.get("__image_path__") or f"{table.path.name} row {r_index}"))
     rater = row.get(found["rater"]) if "rater" in found else None
     rater = None if rater in (None, "") else str(rater)

@@ -261,3 +261,23 @@ def test_splits_are_a_stable_function_of_the_key():
     with pytest.raises(DataError, match="sum to 1"):
         parse_splits("train=0.9,val=0.2", "binary")
     assert ColumnMap().override({"key": ""}).key == ()
+
+
+def test_other_formats_become_png_of_the_decoded_image_and_shard_formats_keep_their_bytes(tmp_path):
+    """BMP and GIF are stored as PNG whose pixels equal what ``load_image`` reads from the original file."""
+    from emozoo.images import load_image
+
+    (tmp_path / "imgs").mkdir()
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "imgs" / "a.bmp")
+    Image.fromarray(pixels).convert("P").save(tmp_path / "imgs" / "b.gif")
+    (tmp_path / "imgs" / "c.jpg").write_bytes(jpeg(40))
+    (tmp_path / "t.csv").write_text("path,annotator,value,emotion\n" + "".join(f"{n},h1,True,Anger\n" for n in "abc"))
+    convert_emonet("binary", [tmp_path / "t.csv"], tmp_path / "out", images=tmp_path / "imgs", progress=False)
+    got = read_shards(tmp_path / "out")
+    for key, name in (("a", "a.bmp"), ("b", "b.gif")):
+        decoded = np.asarray(Image.open(io.BytesIO(got[key]["png"])))
+        assert np.array_equal(decoded, np.asarray(load_image(tmp_path / "imgs" / name)))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(got["a"]["png"]))), pixels)
+    assert got["c"]["jpg"] == jpeg(40)
