@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image
 
 from emozoo.app.models import ModelCache
-from emozoo.app.render import draw_faces, face_figure
+from emozoo.app.render import draw_faces, face_figure, figure_image
 from emozoo.errors import EmozooError
 from emozoo.images import load_image
 from emozoo.inference import FacePrediction, face_cropper, predict
@@ -81,6 +81,10 @@ class Analysis:
     def figure(self, top_k: int):
         """The per-face bar charts (None without a face)."""
         return face_figure(self.faces, top_k) if self.faces else None
+
+    def chart(self, top_k: int) -> Image.Image | None:
+        """The per-face bar charts as an image (None without a face)."""
+        return figure_image(self.figure(top_k)) if self.faces else None
 
 
 def _display(image: Image.Image) -> Image.Image:

@@ -7,13 +7,14 @@ global state shared between the server's threads).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from emozoo.inference.records import FacePrediction
 
-__all__ = ["draw_faces", "face_figure"]
+__all__ = ["draw_faces", "face_figure", "figure_image"]
 
 # Colour-blind-safe pair (Okabe-Ito): top-k and the rest.
 TOP_COLOUR, REST_COLOUR = "#D55E00", "#56B4E9"
@@ -64,9 +65,10 @@ def face_figure(faces: Sequence[tuple[str, FacePrediction]], top_k: int):
     faces = list(faces)[:MAX_PLOTTED]
     rows = max(1, len(faces))
     # 72 dpi and a fixed layout: the layout engines and a finer raster double the drawing time.
-    fig = Figure(figsize=(9, 6.5 * rows), dpi=72)
-    axes = fig.subplots(rows, 2, squeeze=False, gridspec_kw={"wspace": 0.75, "hspace": 0.25})
-    fig.subplots_adjust(left=0.2, right=0.98, top=1 - 0.35 / rows, bottom=0.6 / (6.5 * rows))
+    fig = Figure(figsize=(10, 6.5 * rows), dpi=96)
+    axes = fig.subplots(rows, 2, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.25})
+    # One column of emotion names, wide enough for the longest ("Intoxication/Altered States of Consciousness").
+    fig.subplots_adjust(left=0.3, right=0.98, top=1 - 0.35 / (6.5 * rows), bottom=0.6 / (6.5 * rows))
     for (label, pred), (ax_i, ax_d) in zip(faces, axes):
         highlighted = {t["emotion"] for t in pred.top(top_k)}
         order = [t["emotion"] for t in pred.top(len(pred.intensity))]  # the record's own ranking, highest first
@@ -80,10 +82,18 @@ def face_figure(faces: Sequence[tuple[str, FacePrediction]], top_k: int):
         ax_i.set_title(f"{label}: intensities, top {len(highlighted)} highlighted", fontsize=9)
         ax_d.barh(ys, [pred.distribution[n] for n in order], color=colours)
         ax_d.set_xlabel("probability")
-        ax_d.set_yticks(list(ys), order, fontsize=7)
+        ax_d.set_yticks(list(ys), [])
         ax_d.invert_yaxis()
         ax_d.set_title(f"{label}: distribution", fontsize=9)
     if not faces:
         for ax in axes[0]:
             ax.set_axis_off()
     return fig
+
+
+def figure_image(fig) -> Image.Image:
+    """``fig`` rendered as a PNG-backed PIL image (shown at its own size, unlike a scaled ``gr.Plot``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf)

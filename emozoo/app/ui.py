@@ -86,7 +86,7 @@ def build_app(
     def chart(last):
         # Drawn after the table is shown: matplotlib takes longer than scoring a photo with a small model.
         result, k = last
-        return None if result is None else result.figure(k)
+        return None if result is None else result.chart(k)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"## {TITLE}\nUpload photos or take a webcam snapshot; each face is boxed, numbered and scored.")
@@ -100,9 +100,17 @@ def build_app(
                 button = gr.Button("Score", variant="primary", elem_id="score")
             with gr.Column(scale=2):
                 message = gr.HTML(elem_id="emozoo-message")
-                gallery = gr.Gallery(label="faces found", elem_id="emozoo-gallery", columns=2, height="auto")
+                gallery = gr.Gallery(
+                    label="faces found", elem_id="emozoo-gallery", columns=2, height=520, object_fit="contain"
+                )
                 table = gr.HTML(elem_id="emozoo-table")
-        plot = gr.Plot(label="per face: intensities (sorted, top-k highlighted) and distribution", elem_id="plot")
+        plot = gr.Image(
+            label="per face: intensities (sorted, top-k highlighted) and distribution",
+            type="pil",
+            format="png",
+            interactive=False,
+            elem_id="plot",
+        )
         last = gr.State((None, top_k))  # this browser session's last result, for the chart
         inputs, outputs = [files, webcam, model, faces, k], [gallery, message, table, last]
         # An upload or a snapshot is answered at once; Score runs again with changed controls.
