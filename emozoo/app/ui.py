@@ -88,7 +88,8 @@ def build_app(
         result, k = last
         return None if result is None else result.chart(k)
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # delete_cache: uploaded photos (people's faces) are removed from Gradio's cache within two hours.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"## {TITLE}\nUpload photos or take a webcam snapshot; each face is boxed, numbered and scored.")
         with gr.Row():
             with gr.Column(scale=1):

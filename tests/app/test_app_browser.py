@@ -99,18 +99,24 @@ def _reference(model_dir: str, photo_path: str, tmp_path) -> list[dict]:
     return [r for r in map(json.loads, out.read_text().splitlines()) if r.get("faces") != 0]
 
 
+def _open(browser, url: str, outside: list[str]):
+    """A fresh page (its own Gradio session, so an upload does not add to an earlier one's files)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
+    page.goto(url)
+    page.wait_for_selector("#score", timeout=WAIT_MS)
+    page.get_by_label(FACE_LABELS[faces_mode()], exact=True).check()
+    return page
+
+
 def test_the_page_shows_each_face_and_its_top_emotion_as_emozoo_predict(
     browser, server, model_dir, photo_path, broken_path, huge_path, tmp_path
 ):
     ref = _reference(model_dir, photo_path, tmp_path)
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    outside = []
-    page.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
-    page.goto(server)
-    page.wait_for_selector("#score", timeout=WAIT_MS)
-    page.get_by_label(FACE_LABELS[faces_mode()], exact=True).check()
+    outside: list[str] = []
 
     # A photograph: each face in the table, with the top emotion emozoo predict gives.
+    page = _open(browser, server, outside)
     seconds = _upload(page, [photo_path])
     page.wait_for_selector("#plot img", timeout=WAIT_MS)  # the charts follow the table
     rows = page.locator("tr.emozoo-face")
@@ -128,17 +134,24 @@ def test_the_page_shows_each_face_and_its_top_emotion_as_emozoo_predict(
     server_s = float(re.search(r"in ([0-9.]+) s", summary).group(1))
     _log("photo", model="cnn-tiny", faces=faces_mode(), browser_s=round(seconds, 3), server_s=server_s)
     page.screenshot(path=str(ARTIFACTS / "app_result.png"), full_page=True)
+    page.close()
 
-    # A broken file and a 48 MP image (they replace the photo): one message each, the server keeps running.
+    # A broken file and a 48 MP image: one message each.
+    page = _open(browser, server, outside)
     seconds = _upload(page, [broken_path, huge_path])
     errors = page.locator("li.emozoo-error").all_inner_texts()
     assert any(e.startswith("broken.jpg: not an image format PIL can read") for e in errors), errors
     assert any(e.startswith("huge.png: 8000x6000 = 48.0 MP is over the 40.0 MP cap") for e in errors), errors
+    assert "0 of 2 photos read" in page.inner_text("#emozoo-summary")
     _log("bad uploads", browser_s=round(seconds, 3))
     page.screenshot(path=str(ARTIFACTS / "app_errors.png"), full_page=True)
 
-    # Still answering, with the same numbers (the model stayed loaded).
-    _upload(page, [photo_path])
+    # The same page goes on: the photo added to the bad files is scored as before, the messages stay.
+    seconds = _upload(page, [photo_path])
+    summary = page.inner_text("#emozoo-summary")
+    _log("photo after bad uploads", model="cnn-tiny", browser_s=round(seconds, 3), summary=summary)
+    assert f"1 of 3 photos read, {len(ref)} faces" in summary
+    assert page.locator("li.emozoo-error").count() == 2
     assert page.locator("tr.emozoo-face").first.get_attribute("data-top") == ref[0]["top_k"][0]["emotion"]
-    assert outside == [], f"the page reached outside the local server: {outside[:3]}"
     page.close()
+    assert outside == [], f"the page reached outside the local server: {outside[:3]}"

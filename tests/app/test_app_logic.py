@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -181,3 +182,26 @@ def test_faces_control_maps_to_the_predict_modes():
     from emozoo.inference import FACE_MODES
 
     assert sorted(FACE_CHOICES.values()) == sorted(FACE_MODES)
+
+
+def test_launch_listens_on_localhost_and_never_shares(model_dir, monkeypatch):
+    gr = pytest.importorskip("gradio")
+    from emozoo.app import launch
+
+    seen = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: seen.update(kw))
+    app = launch(model_dir, device="cpu", block=False)
+    assert isinstance(app, gr.Blocks)
+    assert seen["server_name"] == "127.0.0.1" and seen["server_port"] is None
+    assert seen["share"] is False and seen["inbrowser"] is False
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and app.analytics_enabled is False
+    launch(model_dir, "0.0.0.0", 8123, device="cpu", block=False)
+    assert (seen["server_name"], seen["server_port"], seen["share"]) == ("0.0.0.0", 8123, False)
+
+
+def test_launch_fails_in_one_line_on_a_wrong_model():
+    pytest.importorskip("gradio")
+    from emozoo.app import launch
+
+    with pytest.raises(WeightsError, match="no-such-model"):
+        launch("no-such-model", block=False)
