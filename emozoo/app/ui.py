@@ -148,11 +148,14 @@ def launch(
         server_port=port,
         share=False,
         inbrowser=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         ssr_mode=False,
         max_file_size=MAX_FILE_SIZE,
         footer_links=[],
         theme=_theme(_gradio()),
-        quiet=not block,
+        quiet=True,  # Gradio's banner suggests share=True; the address is logged below instead
     )
+    log.info("emozoo app: serving %s on %s (Ctrl-C to stop)", model, app.local_url)
+    if block:
+        app.block_thread()
     return app

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None and not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port} is not a port number (1-65535)")
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up checks of the local server
     print(f"emozoo app: loading {args.model} ...", file=sys.stderr)
     launch(args.model, args.host, args.port, device=args.device, cache_size=args.cache_size)
     return 0

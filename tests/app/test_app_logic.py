@@ -205,3 +205,14 @@ def test_launch_fails_in_one_line_on_a_wrong_model():
 
     with pytest.raises(WeightsError, match="no-such-model"):
         launch("no-such-model", block=False)
+
+
+def test_a_webcam_snapshot_is_scored_like_the_same_image(model_dir, photo_path):
+    from emozoo.inference import predict
+
+    snapshot = Image.open(photo_path).convert("RGB")
+    result = analyse(ModelCache(device="cpu"), model_dir, None, snapshot, faces="none")
+    ref = predict(model_dir, snapshot, faces="none", device="cpu")
+    assert [label for label, _ in result.faces] == ["photo 1 · face 1"]
+    assert result.faces[0][1].image == "webcam snapshot"
+    assert result.faces[0][1].intensity == pytest.approx(ref[0].intensity, abs=1e-6)
