@@ -1,6 +1,7 @@
 """emozoo: a PyTorch Lightning model zoo for fine-grained facial emotion recognition (EmoNet-Face, 40 emotions).
 
-Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``. Heavy modules load lazily.
+Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``, ``save_pretrained``. Heavy modules
+load lazily.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from emozoo.taxonomy import EMOTIONS, NUM_EMOTIONS
 
 __version__ = "0.1.0"
 
-__all__ = ["EMOTIONS", "NUM_EMOTIONS", "__version__", "create_model", "list_backbones", "load_model"]
+__all__ = ["EMOTIONS", "NUM_EMOTIONS", "__version__", "create_model", "list_backbones", "load_model", "save_pretrained"]
 
 
 def __getattr__(name: str):
@@ -25,4 +26,8 @@ def __getattr__(name: str):
         from emozoo.zoo.pretrained import load_model
 
         return load_model
+    if name == "save_pretrained":
+        from emozoo.zoo.format import save_pretrained
+
+        return save_pretrained
     raise AttributeError(f"module 'emozoo' has no attribute {name!r}")

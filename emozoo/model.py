@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +20,8 @@ class EmotionModel(nn.Module):
     Args:
         backbone: any ``Backbone``; ``None`` for a head-only model that takes embeddings (cached-embedding path).
         head: an ``EmotionHead`` whose ``in_features`` equals ``backbone.num_features``.
-        config: the arguments that rebuild this model with ``create_model(**config)``; saved by ``save_pretrained``.
+        config: the arguments that rebuild this model with ``create_model(**config)``; written by
+            ``emozoo.save_pretrained``.
     """
 
     def __init__(self, backbone: Backbone | None, head: EmotionHead, config: dict[str, Any] | None = None):
@@ -55,12 +55,6 @@ class EmotionModel(nn.Module):
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.head(self.embed(images))
-
-    def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``."""
-        from emozoo.zoo.pretrained import save_pretrained
-
-        return save_pretrained(self, directory, **card)
 
 
 def create_model(

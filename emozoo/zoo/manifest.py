@@ -15,8 +15,11 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from emozoo.backbones.hub import missing_files
 from emozoo.errors import ConfigError, WeightsError
 from emozoo.registry import Registry
+from emozoo.zoo.empathic import head_file_names, load_release
+from emozoo.zoo.format import CONFIG_NAME, WEIGHTS_NAME, resolve_model_dir, restore
 
 __all__ = [
     "FORMATS",
@@ -125,8 +128,6 @@ def get_entry(name: str) -> ZooEntry:
 
 def _presence(entry: ZooEntry) -> tuple[bool, str | None]:
     """(present, where): the checkpoint's own files, locally or in the HF cache."""
-    from emozoo.zoo.hub_snapshot import missing_files
-
     groups = required_files(entry)
     if entry.is_hub:
         ok = not missing_files(entry.source, groups)
@@ -140,8 +141,6 @@ def _encoder_presence(entry: ZooEntry) -> bool | None:
     if entry.format != "empathic-insight" or not entry.encoder:
         return None
     if entry.encoder.startswith("hf-hub:"):
-        from emozoo.zoo.hub_snapshot import missing_files
-
         groups = [("config.json",), ("model.safetensors", "model.safetensors.index.json")]
         return not missing_files(entry.encoder, groups)
     return Path(entry.encoder.removeprefix("local-dir:")).expanduser().exists()
@@ -150,11 +149,7 @@ def _encoder_presence(entry: ZooEntry) -> bool | None:
 def required_files(entry: ZooEntry) -> list[tuple[str, ...]]:
     """The files a checkpoint cannot do without, as groups of alternative names."""
     if entry.format == "empathic-insight":
-        from emozoo.zoo.empathic import head_file_names
-
         return head_file_names()
-    from emozoo.zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME
-
     return [(CONFIG_NAME,), (WEIGHTS_NAME,)]
 
 
@@ -190,8 +185,6 @@ def load_zoo_entry(
     neutral_means: str | Path | None = None,
 ):
     """Load the zoo checkpoint ``name`` with the loader its format needs (see ``emozoo.load_model``)."""
-    from emozoo.zoo.pretrained import _load_empathic, _restore, resolve_model_dir
-
     entry = get_entry(name)
     source: str | Path = entry.source
     if not entry.is_hub:
@@ -205,7 +198,7 @@ def load_zoo_entry(
         means = neutral_means if neutral_means is not None else entry.neutral_means
         if isinstance(means, str) and not Path(means).is_absolute() and not Path(means).exists():
             means = str(Path(entry.manifest).parent / means)  # relative to the manifest, like sources
-        return _load_empathic(
+        return load_release(
             source,
             entry.encoder if encoder is None else encoder,
             encoder_args,
@@ -213,4 +206,4 @@ def load_zoo_entry(
             size=entry.size,
             impl=entry.impl or "hf",
         )
-    return _restore(resolve_model_dir(source), map_location)
+    return restore(resolve_model_dir(source), map_location)
