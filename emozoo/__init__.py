@@ -6,9 +6,8 @@ load lazily.
 
 from __future__ import annotations
 
+from emozoo._version import __version__
 from emozoo.taxonomy import EMOTIONS, NUM_EMOTIONS
-
-__version__ = "0.1.0"
 
 __all__ = ["EMOTIONS", "NUM_EMOTIONS", "__version__", "create_model", "list_backbones", "load_model", "save_pretrained"]
 

@@ -58,7 +58,7 @@ _BUILD_ERRORS = (TypeError, ValueError, AssertionError, RuntimeError, KeyError, 
 def model_record(model: EmotionModel) -> dict[str, Any]:
     """What rebuilds ``model``: ``config.json`` without metrics, and a training checkpoint's ``"emozoo"`` entry
     (plain types only, so it loads with ``weights_only=True``)."""
-    from emozoo import __version__
+    from emozoo._version import __version__
 
     return {
         "emozoo_version": __version__,
