@@ -1,5 +1,9 @@
 """``hf-hub:org/name`` resolution through the local Hugging Face cache, downloading only when allowed.
 
+The one hub lookup of emozoo: backbone weights (one file, ``resolve_hub_file``), a transformers folder
+(``resolve_hub_dir``) and the zoo's checkpoint folders (``snapshot_dir``: every required file from one snapshot)
+all resolve here, and ``missing_files`` answers "is it cached?" without a network.
+
 The cache location and offline flag are read from the environment at call time (``HF_HUB_CACHE``, ``HF_HOME``,
 ``HF_HUB_OFFLINE``): ``huggingface_hub`` reads them once at import, which would ignore a cache set up later in the
 same process (tests, notebooks). With ``HF_HUB_OFFLINE=1`` nothing is ever downloaded; a miss raises a

@@ -66,8 +66,24 @@ class ZooEntry:
         pattern = Path(self.source).expanduser()
         if not pattern.is_absolute():
             pattern = Path(self.manifest).parent / pattern
-        matches = [Path(p) for p in glob.glob(str(pattern)) if Path(p).is_dir()]
-        return max(matches, key=lambda p: (p.stat().st_mtime_ns, str(p))) if matches else None
+        matches = [Path(p) for p in glob.glob(str(pattern)) if _readable(Path(p), Path.is_dir)]
+        return max(matches, key=lambda p: (_mtime(p), str(p))) if matches else None
+
+
+def _readable(path: Path, test) -> bool:
+    """``test(path)`` (``Path.is_dir``/``is_file``), False where a folder on the way may not be read: a zoo glob
+    over shared drives meets other people's folders, and one of them must not stop the listing."""
+    try:
+        return test(path)
+    except OSError:
+        return False
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def manifest_paths() -> list[Path]:
@@ -133,7 +149,7 @@ def _presence(entry: ZooEntry) -> tuple[bool, str | None]:
         ok = not missing_files(entry.source, groups)
         return ok, "hf-cache" if ok else None
     path = entry.local_path()
-    ok = path is not None and all(any((path / n).is_file() for n in g) for g in groups)
+    ok = path is not None and all(any(_readable(path / n, Path.is_file) for n in g) for g in groups)
     return ok, str(path) if path else None
 
 

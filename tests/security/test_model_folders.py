@@ -269,3 +269,23 @@ def test_weights_get_the_config_file_mode(tmp_path, umask):
         os.umask(old)
     mode = lambda name: stat.S_IMODE((folder / name).stat().st_mode)  # noqa: E731
     assert mode("model.safetensors") == mode("config.json") == 0o666 & ~umask
+
+
+def test_unreadable_folders_in_a_zoo_glob_do_not_stop_the_listing(tmp_path, monkeypatch):
+    """Item 8's ``PermissionError`` from the zoo glob: a shared drive holds other people's unreadable folders.
+    (Tests may run as root, which reads everything, so the refusal is simulated on ``Path.is_file``.)"""
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    (tmp_path / "runs" / "theirs").mkdir()
+    manifest = tmp_path / "zoo.yaml"
+    manifest.write_text("checkpoints:\n  shared:\n    format: emozoo\n    source: runs/*\n")
+    monkeypatch.setenv("EMOZOO_ZOO", str(manifest))
+    is_file = Path.is_file
+
+    def refuse(self):
+        if "theirs" in str(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", refuse)
+    rows = {r["name"]: r for r in emozoo.zoo.list_checkpoints()}
+    assert rows["shared"]["present"] is False
