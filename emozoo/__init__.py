@@ -1,14 +1,13 @@
 """emozoo: a PyTorch Lightning model zoo for fine-grained facial emotion recognition (EmoNet-Face, 40 emotions).
 
-Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``, ``predict``, ``evaluate``. Heavy
-modules load lazily, so that ``import emozoo`` stays light.
+Public API: ``EMOTIONS``, ``list_backbones``, ``create_model``, ``load_model``, ``save_pretrained``, ``predict``,
+``evaluate``. Heavy modules load lazily, so that ``import emozoo`` stays light.
 """
 
 from __future__ import annotations
 
+from emozoo._version import __version__
 from emozoo.taxonomy import EMOTIONS, NUM_EMOTIONS
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EMOTIONS",
@@ -19,6 +18,7 @@ __all__ = [
     "list_backbones",
     "load_model",
     "predict",
+    "save_pretrained",
 ]
 
 
@@ -39,4 +39,8 @@ def __getattr__(name: str):
         from emozoo import inference
 
         return getattr(inference, name)
+    if name == "save_pretrained":
+        from emozoo.zoo.format import save_pretrained
+
+        return save_pretrained
     raise AttributeError(f"module 'emozoo' has no attribute {name!r}")

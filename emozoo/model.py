@@ -21,7 +21,8 @@ class EmotionModel(nn.Module):
     Args:
         backbone: any ``Backbone``; ``None`` for a head-only model that takes embeddings (cached-embedding path).
         head: an ``EmotionHead`` whose ``in_features`` equals ``backbone.num_features``.
-        config: the arguments that rebuild this model with ``create_model(**config)``; saved by ``save_pretrained``.
+        config: the arguments that rebuild this model with ``create_model(**config)``; written by
+            ``emozoo.save_pretrained``.
     """
 
     def __init__(self, backbone: Backbone | None, head: EmotionHead, config: dict[str, Any] | None = None):
@@ -77,11 +78,18 @@ class EmotionModel(nn.Module):
 
         return predict(self, x, faces=faces, top_k=top_k, **kwargs)
 
-    def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``."""
-        from emozoo.zoo.pretrained import save_pretrained
+    def save_pretrained(
+        self, directory: str | Path, report: dict[str, Any] | None = None, experiment: str | None = None
+    ) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and a ``README.md`` model card to ``directory``.
 
-        return save_pretrained(self, directory, **card)
+        The same as ``emozoo.save_pretrained(model, directory)``; the format lives in ``emozoo.zoo.format``,
+        imported here on call (a deferred import that ``.importlinter`` lists by name), so the model layer
+        imports nothing above it when it loads.
+        """
+        from emozoo.zoo.format import save_pretrained
+
+        return save_pretrained(self, directory, report, experiment)
 
 
 def create_model(

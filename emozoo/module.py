@@ -94,9 +94,9 @@ class EmotionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The network is built outside this module, so its hyperparameters do not describe it: store what
         # `emozoo zoo export` needs to rebuild it from the checkpoint alone.
-        from emozoo.zoo.export import model_metadata
+        from emozoo.zoo.format import model_record
 
-        checkpoint["emozoo"] = model_metadata(self.model)
+        checkpoint["emozoo"] = model_record(self.model)
 
     def _outputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Images through the whole model, or cached embeddings (``batch["embedding"]``) through the head only.

@@ -15,7 +15,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,17 @@ import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from emozoo.backbones.readers import read_state_dict
+from emozoo.build import build_model
 from emozoo.callbacks import Throughput
 from emozoo.checkpointing import AtomicCheckpointIO, PruneHPCCheckpoints, newest_checkpoint
 from emozoo.config import ExperimentConfig, StageConfig, to_yaml
 from emozoo.data.datamodule import EmotionDataModule
 from emozoo.errors import ConfigError
-from emozoo.finetune import apply_freeze, maybe_compile
-from emozoo.model import EmotionModel, create_model
+from emozoo.finetune import apply_freeze
+from emozoo.model import EmotionModel
 from emozoo.module import EmotionModule
+from emozoo.zoo.format import WEIGHTS_NAME, load_checked, save_pretrained
 
 __all__ = ["build_model", "ensure_data", "run_experiment"]
 
@@ -45,63 +48,18 @@ def ensure_data(cfg: ExperimentConfig) -> None:
     generate_synthface(cfg.data.root, **asdict(cfg.data.synthface))
 
 
-def _head_args(cfg: ExperimentConfig) -> dict[str, Any]:
-    if cfg.head.hidden_dims is not None:  # only the per-emotion head takes a list of widths
-        return {"hidden_dims": list(cfg.head.hidden_dims), "dropout": cfg.head.dropout}
-    return {"hidden_dim": cfg.head.hidden_dim, "dropout": cfg.head.dropout}
-
-
-def build_model(cfg: ExperimentConfig) -> EmotionModel:
-    backbone_args = dict(cfg.backbone.model_args)
-    if cfg.backbone.img_size:
-        backbone_args["img_size"] = cfg.backbone.img_size
-    model = create_model(
-        cfg.backbone.name,
-        cfg.head.name,
-        pretrained=cfg.backbone.pretrained,
-        impl=cfg.backbone.impl,
-        backbone_args=backbone_args,
-        head_args=_head_args(cfg),
-    )
-    if model.backbone is not None and cfg.backbone.crop_pct is not None:
-        # Part of the model's preprocessing, so it is saved with the model and `emozoo predict` applies it too.
-        model.backbone.data_config = replace(
-            model.backbone.data_config, crop_pct=cfg.backbone.crop_pct, crop_mode="center"
-        )
-        model.config["crop_pct"] = cfg.backbone.crop_pct
-    if model.backbone is not None:
-        apply_freeze(model.backbone, cfg.backbone.freeze)
-        if cfg.backbone.grad_checkpointing:
-            model.backbone.set_grad_checkpointing(True)
-        if cfg.backbone.compile:
-            model.backbone = maybe_compile(model.backbone, True)
-    return model
-
-
 def load_weights(model: EmotionModel, source: str) -> None:
     """Initialise ``model`` from an exported model directory or a Lightning ``.ckpt`` (e.g. a pre-training run).
 
     Raises:
         WeightsError: the file is missing or its tensors do not match the model (names the first keys).
     """
-    from emozoo.errors import WeightsError
-    from emozoo.zoo.safe_load import load_state_dict
-
     path = Path(source)
     if path.is_dir():
-        path = path / "model.safetensors"
-    state = load_state_dict(path)
+        path = path / WEIGHTS_NAME
+    state = read_state_dict(path)
     state = {k.removeprefix("model."): v for k, v in state.items() if not k.startswith(("train_", "val_", "test_"))}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        raise WeightsError(
-            f"init_from={source}: does not match the configured model: missing {missing[:3]}, "
-            f"unexpected {unexpected[:3]}, shape mismatches {shapes[:3]}"
-        )
-    model.load_state_dict(state)
+    load_checked(model, state, f"init_from={source}", "the configured model")
 
 
 def _version(cfg: ExperimentConfig) -> str:
@@ -271,7 +229,7 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
     summary["train_images_per_second"] = throughput
     if module.report is not None and trainer.is_global_zero:
         export_dir = ckpt_root / "model"
-        model.save_pretrained(export_dir, report=module.report, experiment=cfg.name)
+        save_pretrained(model, export_dir, report=module.report, experiment=cfg.name)
         summary.update(report=str(run_dir / "report.json"), model_dir=str(export_dir))
         summary["mean_spearman"] = module.report["model"]["mean_spearman"]
         summary["random_mean_spearman"] = module.report["random"]["mean_spearman"]

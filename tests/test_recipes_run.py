@@ -17,6 +17,7 @@ import pytest
 
 from emozoo.config import load_config
 from emozoo.recipes import build_model, run_experiment
+from emozoo.zoo import save_pretrained
 from tests.conftest import tiny_run_overrides
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -42,7 +43,7 @@ def test_recipe_runs_end_to_end(recipe, tiny_data, tmp_path):
     cfg = load_config(str(recipe), overrides)
     if cfg.init_from:  # start from an exported model of the same architecture, as the recipe's command does
         init = tmp_path / "init-model"
-        build_model(cfg).save_pretrained(init)
+        save_pretrained(build_model(cfg), init)
         overrides.append(f"init_from={init}")
     if cfg.data.embeddings:  # the Empathic-Insight layout: embed once with the frozen encoder, then train heads
         from emozoo.data.embeddings import embed_shards

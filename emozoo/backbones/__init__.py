@@ -31,19 +31,23 @@ def create_backbone(
             HF cache; downloaded only without ``HF_HUB_OFFLINE``). See ``emozoo.backbones.weights``.
         impl: the implementation to use where an entry has several (``timm``, ``open_clip``, ``hf``).
         **kwargs: passed to the library constructor (e.g. ``img_size=64``, ``depth=2``). ``img_size`` and
-            ``depth`` mean the same for every implementation.
+            ``depth`` mean the same for every implementation. Only shape and regularisation kwargs are passed on
+            (``emozoo.backbones.args``): nothing that reads a file or names a hub repo.
 
     Raises:
         UnknownNameError: ``name`` is not registered (the message lists the closest names).
         ValueError: ``impl`` is not available for this entry.
+        ConfigError: a kwarg that is not allowed for the implementation, or a value out of its bounds.
         WeightsError: weights are missing (the message has the fetch command) or do not match.
     """
+    from emozoo.backbones.args import check_backbone_args
     from emozoo.backbones.weights import load_backbone_weights, normalise_pretrained, resolve_weights
 
     spec = BACKBONES.get(name)
     impl = impl or spec.impl
     if impl not in spec.builders:
         raise ValueError(f"backbone {name!r} has no {impl!r} implementation; available: {', '.join(spec.impls)}")
+    check_backbone_args(impl, kwargs, f"backbone {name!r} (impl {impl}) kwargs")
     source = normalise_pretrained(pretrained)
     path = resolve_weights(spec, impl, source) if source is not None else None  # fail before a long build
     model = spec.builders[impl](spec, **kwargs)

@@ -21,7 +21,7 @@ import torch
 
 from emozoo.backbones.base import Backbone, BackboneSpec
 from emozoo.backbones.hub import resolve_hub_dir, resolve_hub_file
-from emozoo.backbones.readers import find_weights_in_dir, read_state_dict
+from emozoo.backbones.readers import check_state, find_weights_in_dir, read_state_dict, tensor_specs
 from emozoo.errors import WeightsError
 
 __all__ = ["check_state_dict", "load_backbone_weights", "normalise_pretrained", "read_state_dict", "resolve_weights"]
@@ -33,7 +33,6 @@ HUB_FILES = {
     "hf": ["model.safetensors", "pytorch_model.bin"],
 }
 _WRAPPER_PREFIXES = ("model.backbone.", "backbone.")  # a LightningModule's / EmotionModel's backbone keys
-_SHOW = 5
 
 
 def normalise_pretrained(pretrained: str | bool | None) -> str | None:
@@ -84,25 +83,13 @@ def _strip_wrapper(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def check_state_dict(backbone: Backbone, sd: dict[str, torch.Tensor], origin: str) -> None:
-    """Raise ``WeightsError`` unless ``sd`` has exactly the backbone's keys and shapes."""
-    own = backbone.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shapes = [
-        f"{k} {tuple(sd[k].shape)} in the file vs {tuple(own[k].shape)}"
-        for k in own
-        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
-    ]
-    if not (missing or unexpected or shapes):
-        return
-    parts = [
-        f"{label} ({len(items)}): {', '.join(items[:_SHOW])}{', ...' if len(items) > _SHOW else ''}"
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes))
-        if items
-    ]
-    raise WeightsError(
-        f"weights {origin} do not match backbone {backbone.name!r} (impl {backbone.impl}): {'; '.join(parts)}. "
-        "Check the backbone name, impl and kwargs (depth, img_size, ...) against the checkpoint."
+    """Raise ``WeightsError`` unless ``sd`` has exactly the backbone's keys and shapes (``readers.check_state``)."""
+    check_state(
+        tensor_specs(backbone.state_dict()),
+        tensor_specs(sd),
+        f"weights {origin}",
+        f"backbone {backbone.name!r} (impl {backbone.impl})",
+        "Check the backbone name, impl and kwargs (depth, img_size, ...) against the checkpoint.",
     )
 
 

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``emozoo app`` alone (as ``python -m emozoo.commands.app``), without the rest of the CLI."""
-    from emozoo.cli import EmozooError
+    from emozoo.errors import EmozooError
 
     parser = argparse.ArgumentParser(prog="emozoo")
     register(parser.add_subparsers(dest="command"))

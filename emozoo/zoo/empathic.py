@@ -14,13 +14,15 @@ from pathlib import Path
 
 import torch
 
+from emozoo.backbones.hub import cached_file, parse_hub_id, snapshot_dir
+from emozoo.backbones.readers import read_state_dict
 from emozoo.backbones.weights import normalise_pretrained
 from emozoo.errors import WeightsError
 from emozoo.heads import PerEmotionHead
 from emozoo.model import EmotionModel
 from emozoo.taxonomy import EXTRA_HEAD_SLUGS, SLUGS
+from emozoo.zoo.format import load_checked
 from emozoo.zoo.neutral import NEUTRAL_FILES, read_neutral_means
-from emozoo.zoo.safe_load import load_state_dict
 
 __all__ = [
     "EMBED_DIM",
@@ -30,6 +32,8 @@ __all__ = [
     "infer_dims",
     "is_empathic_dir",
     "load_empathic_insight",
+    "load_release",
+    "looks_empathic_hub",
     "read_neutral_means",
 ]
 
@@ -55,10 +59,15 @@ def is_empathic_dir(directory: str | Path) -> bool:
 
 def infer_dims(state: dict[str, torch.Tensor], head: str) -> tuple[int, ...]:
     """(in, hidden..., 1) from ``layers.N.weight`` shapes; checks that consecutive layers chain."""
-    idx = sorted(int(k.split(".")[1]) for k in state if k.startswith("layers.") and k.endswith(".weight"))
+    idx = sorted(
+        int(k.split(".")[1]) for k in state if k.startswith("layers.") and k.endswith(".weight") and k[7:-7].isdigit()
+    )
     if not idx:
         raise WeightsError(f"{head}: no 'layers.N.weight' keys; found {sorted(state)[:5]}")
-    dims = [state[f"layers.{idx[0]}.weight"].shape[1]]
+    first = state[f"layers.{idx[0]}.weight"]
+    if first.ndim != 2:
+        raise WeightsError(f"{head}: key layers.{idx[0]}.weight has shape {tuple(first.shape)}; expected 2 dimensions")
+    dims = [first.shape[1]]
     for i in idx:
         w, b = state[f"layers.{i}.weight"], state.get(f"layers.{i}.bias")
         if w.ndim != 2 or w.shape[1] != dims[-1]:
@@ -72,8 +81,6 @@ def infer_dims(state: dict[str, torch.Tensor], head: str) -> tuple[int, ...]:
 def _release_dir(directory: str | Path) -> Path:
     text = str(directory)
     if text.startswith("hf-hub:"):
-        from emozoo.zoo.hub_snapshot import snapshot_dir
-
         return snapshot_dir(text, head_file_names(), optional=(*NEUTRAL_FILES, "README.md"))
     path = Path(text).expanduser()
     if not path.is_dir():
@@ -87,7 +94,7 @@ def _read_heads(directory: Path) -> tuple[dict[str, dict[str, torch.Tensor]], tu
         path = _find(directory, slug)
         if path is None:
             raise WeightsError(f"{directory}: head file model_{slug}_best.pth is missing (one file per emotion)")
-        states[slug] = load_state_dict(path)
+        states[slug] = read_state_dict(path)
         found = infer_dims(states[slug], f"model_{slug}_best")
         if dims is None:
             dims = found
@@ -163,7 +170,7 @@ def load_empathic_insight(
     # Everything that can fail fast is checked before a 400M-parameter encoder is built.
     size = _check_size(directory, dims, size)
     extras = tuple(name for name, slug in EXTRA_HEAD_SLUGS.items() if _find(directory, slug) is not None)
-    extra_states = [load_state_dict(_find(directory, EXTRA_HEAD_SLUGS[name])) for name in extras]
+    extra_states = [read_state_dict(_find(directory, EXTRA_HEAD_SLUGS[name])) for name in extras]
     means = _neutral_means(directory, neutral_means)
     bb = None
     if normalise_pretrained(backbone) is not None:  # "false"/"none" mean no encoder, never a random one
@@ -210,16 +217,27 @@ def _neutral_means(directory: Path, given: str | Path | torch.Tensor | None) -> 
 
 
 def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state and own[k].shape != state[k].shape
-    ]
-    if missing or unexpected or shapes:
-        raise WeightsError(
-            f"{name}: missing keys {missing[:3]}, unexpected keys {unexpected[:3]}, shape mismatches {shapes[:3]}"
-        )
-    module.load_state_dict(state)
+    load_checked(module, state, name, "a published head layout", "Is it an Empathic-Insight-Face head file?")
+
+
+def load_release(
+    source: str | Path,
+    encoder: str | bool | None,
+    encoder_args: dict | None,
+    neutral_means: str | Path | torch.Tensor | None,
+    size: str | None = None,
+    impl: str = "hf",
+) -> EmotionModel:
+    """``load_empathic_insight`` with ``load_model``'s argument names: ``encoder=None`` means the default encoder."""
+    backbone = "true" if encoder is None else encoder
+    return load_empathic_insight(
+        source, size, backbone=backbone, neutral_means=neutral_means, impl=impl, backbone_args=encoder_args
+    )
+
+
+def looks_empathic_hub(source: str, config_name: str) -> bool:
+    """True for an ``hf-hub:`` repo that is an Empathic-Insight release rather than an emozoo model folder."""
+    repo, rev = parse_hub_id(source)
+    if cached_file(repo, config_name, rev) is not None:
+        return False
+    return "empathic-insight" in repo.lower() or cached_file(repo, f"model_{SLUGS[0]}_best.pth", rev) is not None

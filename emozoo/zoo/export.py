@@ -2,9 +2,9 @@
 
 The network is built outside the LightningModule, so the module's hyperparameters do not describe it. The model
 config is taken, in order, from the checkpoint's ``"emozoo"`` entry (written by ``EmotionModule.on_save_checkpoint``
-through ``model_metadata``), from an experiment config given with ``--config``, or from the run's resolved
-``config.yaml`` found beside the checkpoint (``<checkpoint_dir>/<name>/<version>/<stage>/x.ckpt`` pairs with
-``runs/<name>/<version>/config.yaml``). The run's ``report.json``, when found, goes into the model card.
+through ``emozoo.zoo.format.model_record``), from an experiment config given with ``--config``, or from the
+run's resolved ``config.yaml`` found beside the checkpoint (``<checkpoint_dir>/<name>/<version>/<stage>/x.ckpt``
+pairs with ``runs/<name>/<version>/config.yaml``). The run's ``report.json``, when found, goes into the model card.
 """
 
 from __future__ import annotations
@@ -17,24 +17,13 @@ from typing import Any
 import torch
 
 from emozoo.errors import WeightsError
+from emozoo.zoo.format import apply_preprocessing, describe, load_checked, model_record, rebuild, save_pretrained
+from emozoo.zoo.schema import validate_record
 
-__all__ = ["export_checkpoint", "find_checkpoint", "model_metadata"]
+__all__ = ["export_checkpoint", "find_checkpoint"]
 
 _PREFIX = "model."  # EmotionModule holds the EmotionModel as `self.model`
 _COMPILED = re.compile(r"(^|\.)_orig_mod\.")  # torch.compile(module) wrappers, if a user applied one
-
-
-def model_metadata(model) -> dict[str, Any]:
-    """What a checkpoint must carry to rebuild ``model`` (plain types: loadable with ``weights_only=True``)."""
-    from emozoo import __version__
-    from emozoo.taxonomy import TAXONOMY_VERSION
-
-    return {
-        "model": dict(model.config),
-        "preprocessing": model.data_config.to_dict() if model.data_config is not None else None,
-        "emozoo_version": __version__,
-        "taxonomy_version": TAXONOMY_VERSION,
-    }
 
 
 def find_checkpoint(path: str | Path) -> Path:
@@ -70,15 +59,17 @@ def _is_last_final(path: Path) -> bool:
 
 
 def _config_from_experiment(path: Path) -> dict[str, Any]:
-    """The model config an experiment YAML builds (weights are not fetched: the checkpoint has them)."""
+    """The model record an experiment YAML builds (on the meta device; weights are not fetched: the checkpoint has
+    them)."""
     from dataclasses import replace
 
+    from emozoo.build import build_model
     from emozoo.config import load_config
-    from emozoo.recipes import build_model
 
     cfg = load_config(str(path))
     cfg = replace(cfg, backbone=replace(cfg.backbone, pretrained=None, compile=False))
-    return model_metadata(build_model(cfg))
+    with torch.device("meta"):
+        return model_record(build_model(cfg))
 
 
 def _state_dict(ckpt: dict[str, Any], origin: Path) -> dict[str, torch.Tensor]:
@@ -97,10 +88,6 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, config: str | Pat
     Raises:
         WeightsError: unsafe or foreign checkpoint, no way to know the model config, or mismatching weights.
     """
-    from emozoo.backbones import DataConfig
-    from emozoo.model import create_model
-    from emozoo.zoo.pretrained import save_pretrained
-
     path = find_checkpoint(checkpoint)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -119,30 +106,16 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, config: str | Pat
             "it; pass the experiment config: `emozoo zoo export CKPT OUT --config runs/<name>/<version>/config.yaml`"
         )
     sd = _state_dict(ckpt, path)
-    mc = dict(meta["model"])
-    model = create_model(
-        mc.get("backbone"),
-        mc.get("head", "mlp"),
-        impl=mc.get("impl"),
-        num_emotions=mc.get("num_emotions", 40),
-        embed_dim=mc.get("embed_dim"),
-        backbone_args=mc.get("backbone_args"),
-        head_args=mc.get("head_args"),
-    )
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
-    shapes = [k for k in own if k in sd and own[k].shape != sd[k].shape]
-    if missing or unexpected or shapes:
-        raise WeightsError(
-            f"{path} does not match {mc.get('backbone')}+{mc.get('head')}: missing {missing[:3]}, unexpected "
-            f"{unexpected[:3]}, shape mismatches {shapes[:3]}. Is --config the run's config?"
-        )
-    model.load_state_dict(sd, strict=True)
-    if model.backbone is not None and meta.get("preprocessing"):
-        model.backbone.data_config = DataConfig.from_dict(meta["preprocessing"])
+    try:  # the record as config.json will hold it (tuples as lists), checked like one
+        record = validate_record(json.loads(json.dumps(meta, allow_nan=False)), path)
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"{path}: its 'emozoo' entry is not a model record ({err})") from None
+    model = rebuild(record["model"], path)
+    load_checked(model, sd, str(path), describe(record["model"]), "Is --config the run's config?")
+    apply_preprocessing(model, record)
     report = None
     if run is not None and _is_last_final(path) and (run / "report.json").is_file():
         report = json.loads((run / "report.json").read_text())  # the run's report describes its final model only
     experiment = path.parents[2].name if run is not None else None
     save_pretrained(model.eval(), out, report=report, experiment=experiment)
-    return f"exported {path} ({mc.get('backbone')} + {mc.get('head')}, step {ckpt.get('global_step', '?')}) to {out}"
+    return f"exported {path} ({describe(record['model'])}, step {ckpt.get('global_step', '?')}) to {out}"

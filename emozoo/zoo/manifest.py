@@ -15,8 +15,11 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from emozoo.backbones.hub import missing_files
 from emozoo.errors import ConfigError, WeightsError
 from emozoo.registry import Registry
+from emozoo.zoo.empathic import head_file_names, load_release
+from emozoo.zoo.format import CONFIG_NAME, WEIGHTS_NAME, resolve_model_dir, restore
 
 __all__ = [
     "FORMATS",
@@ -63,8 +66,24 @@ class ZooEntry:
         pattern = Path(self.source).expanduser()
         if not pattern.is_absolute():
             pattern = Path(self.manifest).parent / pattern
-        matches = [Path(p) for p in glob.glob(str(pattern)) if Path(p).is_dir()]
-        return max(matches, key=lambda p: (p.stat().st_mtime_ns, str(p))) if matches else None
+        matches = [Path(p) for p in glob.glob(str(pattern)) if _readable(Path(p), Path.is_dir)]
+        return max(matches, key=lambda p: (_mtime(p), str(p))) if matches else None
+
+
+def _readable(path: Path, test) -> bool:
+    """``test(path)`` (``Path.is_dir``/``is_file``), False where a folder on the way may not be read: a zoo glob
+    over shared drives meets other people's folders, and one of them must not stop the listing."""
+    try:
+        return test(path)
+    except OSError:
+        return False
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def manifest_paths() -> list[Path]:
@@ -125,14 +144,12 @@ def get_entry(name: str) -> ZooEntry:
 
 def _presence(entry: ZooEntry) -> tuple[bool, str | None]:
     """(present, where): the checkpoint's own files, locally or in the HF cache."""
-    from emozoo.zoo.hub_snapshot import missing_files
-
     groups = required_files(entry)
     if entry.is_hub:
         ok = not missing_files(entry.source, groups)
         return ok, "hf-cache" if ok else None
     path = entry.local_path()
-    ok = path is not None and all(any((path / n).is_file() for n in g) for g in groups)
+    ok = path is not None and all(any(_readable(path / n, Path.is_file) for n in g) for g in groups)
     return ok, str(path) if path else None
 
 
@@ -140,8 +157,6 @@ def _encoder_presence(entry: ZooEntry) -> bool | None:
     if entry.format != "empathic-insight" or not entry.encoder:
         return None
     if entry.encoder.startswith("hf-hub:"):
-        from emozoo.zoo.hub_snapshot import missing_files
-
         groups = [("config.json",), ("model.safetensors", "model.safetensors.index.json")]
         return not missing_files(entry.encoder, groups)
     return Path(entry.encoder.removeprefix("local-dir:")).expanduser().exists()
@@ -150,11 +165,7 @@ def _encoder_presence(entry: ZooEntry) -> bool | None:
 def required_files(entry: ZooEntry) -> list[tuple[str, ...]]:
     """The files a checkpoint cannot do without, as groups of alternative names."""
     if entry.format == "empathic-insight":
-        from emozoo.zoo.empathic import head_file_names
-
         return head_file_names()
-    from emozoo.zoo.pretrained import CONFIG_NAME, WEIGHTS_NAME
-
     return [(CONFIG_NAME,), (WEIGHTS_NAME,)]
 
 
@@ -190,8 +201,6 @@ def load_zoo_entry(
     neutral_means: str | Path | None = None,
 ):
     """Load the zoo checkpoint ``name`` with the loader its format needs (see ``emozoo.load_model``)."""
-    from emozoo.zoo.pretrained import _load_empathic, _restore, resolve_model_dir
-
     entry = get_entry(name)
     source: str | Path = entry.source
     if not entry.is_hub:
@@ -205,7 +214,7 @@ def load_zoo_entry(
         means = neutral_means if neutral_means is not None else entry.neutral_means
         if isinstance(means, str) and not Path(means).is_absolute() and not Path(means).exists():
             means = str(Path(entry.manifest).parent / means)  # relative to the manifest, like sources
-        return _load_empathic(
+        return load_release(
             source,
             entry.encoder if encoder is None else encoder,
             encoder_args,
@@ -213,4 +222,4 @@ def load_zoo_entry(
             size=entry.size,
             impl=entry.impl or "hf",
         )
-    return _restore(resolve_model_dir(source), map_location)
+    return restore(resolve_model_dir(source), map_location)

@@ -251,3 +251,25 @@ def test_text_tower_is_never_read(tiny_siglip_dir, tmp_path, fmt):
         torch.save(model.state_dict(), path)
     sd = read_state_dict(path)
     assert sd and all(k.startswith("vision_model.") for k in sd)
+
+
+@pytest.mark.parametrize(
+    ("impl", "kwargs", "needle"),
+    [
+        ("timm", {"checkpoint_path": "/etc/passwd"}, "'checkpoint_path' is not a timm constructor kwarg"),
+        ("timm", {"pretrained_cfg_overlay": {"file": "/etc/passwd"}}, "pretrained_cfg_overlay"),
+        ("timm", {"img_szie": 32}, "did you mean 'img_size'"),
+        ("timm", {"depth": 10**6}, "depth=1000000 must be an integer in [1, 256]"),
+        ("timm", {"drop_path_rate": float("nan")}, "drop_path_rate=nan must be a finite number"),
+        ("open_clip", {"timm_model_name": "hf-hub:attacker/evil"}, "timm_model_name"),
+        ("hf", {"attn_implementation": "kernels-community/evil"}, "attn_implementation"),
+    ],
+)
+def test_constructor_kwargs_pass_an_allowlist(impl, kwargs, needle):
+    """Experiment files and model folders choose kwargs; none that reads a file or names a repo reaches a library."""
+    from emozoo.errors import ConfigError
+
+    name = {"timm": "vit-tiny", "open_clip": "clip-vit-b16", "hf": "siglip2-b16-224"}[impl]
+    with pytest.raises(ConfigError) as err:
+        create_backbone(name, impl=impl, **kwargs)
+    assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)

@@ -76,7 +76,8 @@ def image_bytes(seed: int, size: int = 40, fmt: str = "PNG") -> bytes:
 def tiny_model_dir(tmp_path: Path) -> Path:
     """A saved cnn-tiny + mlp model at 32x32 (random weights)."""
     from emozoo.model import create_model
+    from emozoo.zoo import save_pretrained
 
     torch.manual_seed(0)
     model = create_model("cnn-tiny", "mlp", backbone_args={"widths": (8, 16), "img_size": 32})
-    return model.eval().save_pretrained(tmp_path / "tiny-model")
+    return save_pretrained(model.eval(), tmp_path / "tiny-model")

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
+from emozoo.backbones.readers import read_state_dict as load_state_dict
 from emozoo.errors import WeightsError
 from emozoo.heads import PerEmotionHead
 from emozoo.taxonomy import EXTRA_HEAD_SLUGS, SLUGS
 from emozoo.zoo.empathic import SIZES, load_empathic_insight, read_neutral_means
-from emozoo.zoo.safe_load import load_state_dict
 
 
 def _ferd(emonet_dir):

@@ -61,7 +61,7 @@ def test_with_a_transformers_siglip_encoder(tmp_path, tiny_siglip):
         out = model(pixels)
     torch.testing.assert_close(out["raw"], _raw(refs, emb), rtol=1e-5, atol=1e-5)
     # and the imported model round-trips through our own format, encoder and neutral means included
-    model.save_pretrained(tmp_path / "saved")
+    emozoo.save_pretrained(model, tmp_path / "saved")
     again = emozoo.load_model(tmp_path / "saved")
     with torch.no_grad():
         assert torch.equal(again(pixels)["distribution"], out["distribution"])

@@ -105,7 +105,7 @@ def test_eval_on_embedding_shards_needs_no_encoder(tmp_path, tiny_model_dir, cap
     # a full model is refused on embeddings its backbone did not make (here: a differently seeded random init)
     torch.manual_seed(1)
     other = emozoo.create_model("cnn-tiny", "mlp", backbone_args={"widths": (8, 16), "img_size": 32})
-    other.save_pretrained(tmp_path / "other")
+    emozoo.save_pretrained(other, tmp_path / "other")
     args = ["eval", "--model", str(tmp_path / "other"), "--data", str(tmp_path / "emb"), "--workers", "0"]
     assert main([*args, "--out", str(tmp_path / "r2")]) == 2
     assert "other weights than the one that made the embeddings" in capsys.readouterr().err

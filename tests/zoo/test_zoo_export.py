@@ -16,7 +16,8 @@ from emozoo.config import load_config, to_yaml
 from emozoo.errors import WeightsError
 from emozoo.module import EmotionModule
 from emozoo.recipes import build_model
-from emozoo.zoo.export import export_checkpoint, model_metadata
+from emozoo.zoo.export import export_checkpoint
+from emozoo.zoo.format import model_record
 
 
 class _OneBatch(torch.utils.data.IterableDataset):
@@ -81,8 +82,8 @@ def test_export_uses_the_metadata_in_the_checkpoint(tmp_path):
     ckpt = tmp_path / "anywhere" / "x.ckpt"
     module = _trained_checkpoint(ckpt, _cfg())
     data = torch.load(ckpt, weights_only=True)
-    # EmotionModule.on_save_checkpoint stores the model description (see emozoo.zoo.export.model_metadata)
-    assert data["emozoo"] == model_metadata(module.model)
+    # EmotionModule.on_save_checkpoint stores the model description (see emozoo.zoo.format.model_record)
+    assert data["emozoo"] == model_record(module.model)
     export_checkpoint(ckpt, tmp_path / "out")
     _assert_same(module, emozoo.load_model(tmp_path / "out"))
     # A checkpoint without it (written by other code) needs --config, and says so.

@@ -48,7 +48,7 @@ def _combos():
 @pytest.mark.parametrize(("backbone", "head"), _combos(), ids=[f"{b}+{h}" for b, h in _combos()])
 def test_round_trip_is_bitwise(tmp_path, backbone, head):
     model = _scrambled(create_model(backbone, head, backbone_args=BACKBONES[backbone]))
-    model.save_pretrained(tmp_path / "m")
+    emozoo.save_pretrained(model, tmp_path / "m")
     loaded = emozoo.load_model(tmp_path / "m")
     _assert_identical(model, loaded)
     x = torch.randn(3, *model.data_config.input_size)
@@ -65,7 +65,7 @@ def test_round_trip_is_bitwise(tmp_path, backbone, head):
 
 def test_head_only_round_trip(tmp_path):
     model = _scrambled(create_model(None, "per-emotion", embed_dim=16, head_args={"extra_dims": ["valence"]}))
-    model.save_pretrained(tmp_path / "h")
+    emozoo.save_pretrained(model, tmp_path / "h")
     loaded = emozoo.load_model(str(tmp_path / "h"))
     _assert_identical(model, loaded)
     e = torch.randn(4, 16)
@@ -77,7 +77,7 @@ def test_saved_preprocessing_wins(tmp_path):
 
     model = create_model("cnn-tiny", "mlp", backbone_args=BACKBONES["cnn-tiny"])
     model.backbone.data_config = replace(model.backbone.data_config, mean=(0.1, 0.2, 0.3), interpolation="bilinear")
-    model.save_pretrained(tmp_path / "m")
+    emozoo.save_pretrained(model, tmp_path / "m")
     assert emozoo.load_model(tmp_path / "m").data_config == model.data_config
 
 
@@ -88,7 +88,7 @@ def test_card_has_the_training_metrics(tmp_path):
     ratings = torch.rand(30, 3, 40) * 7
     report = agreement_report(ratings.mean(1) + torch.rand(30, 40), ratings, n_bootstrap=20)
     model = create_model("cnn-tiny", "linear", backbone_args=BACKBONES["cnn-tiny"])
-    model.save_pretrained(tmp_path / "m", report=report, experiment="demo")
+    emozoo.save_pretrained(model, tmp_path / "m", report=report, experiment="demo")
     card = (tmp_path / "m" / "README.md").read_text()
     assert f"{report['model']['mean_spearman']:.4f}" in card and "weighted κ model–human" in card
     assert "experiment `demo`" in card and "emozoo predict" in card
@@ -99,26 +99,26 @@ def test_card_has_the_training_metrics(tmp_path):
 
 def test_hf_hub_from_a_test_built_cache(tmp_path, hub_cache):
     model = _scrambled(create_model("cnn-tiny", "per-emotion", backbone_args=BACKBONES["cnn-tiny"]))
-    folder = model.save_pretrained(tmp_path / "m")
+    folder = emozoo.save_pretrained(model, tmp_path / "m")
     hub_cache("someorg/tiny-emotions", {n: folder / n for n in ("config.json", "model.safetensors", "README.md")})
     loaded = emozoo.load_model("hf-hub:someorg/tiny-emotions")
     _assert_identical(model, loaded)
-    assert str(hub_cache.cache) in str(emozoo.zoo.pretrained.resolve_model_dir("hf-hub:someorg/tiny-emotions"))
+    assert str(hub_cache.cache) in str(emozoo.zoo.format.resolve_model_dir("hf-hub:someorg/tiny-emotions"))
 
 
 def test_hf_hub_offline_miss_says_how_to_fetch(hub_cache):
-    with pytest.raises(WeightsError, match=r"config\.json, model\.safetensors not in the Hugging Face cache.*"
+    with pytest.raises(WeightsError, match=r"config\.json, model\.safetensors not found in the Hugging Face cache.*"
                        r"HF_HUB_OFFLINE.*hf download someorg/absent"):  # fmt: skip
         emozoo.load_model("hf-hub:someorg/absent")
 
 
 def test_mismatched_weights_name_the_keys(tmp_path):
     model = create_model("cnn-tiny", "mlp", backbone_args=BACKBONES["cnn-tiny"])
-    model.save_pretrained(tmp_path / "m")
+    emozoo.save_pretrained(model, tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["model"]["head"] = "linear"
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(WeightsError, match=r"does not match cnn-tiny\+linear: missing \['head\.norm"):
+    with pytest.raises(WeightsError, match=r"does not match cnn-tiny\+linear: missing \(\d+\): head\.norm"):
         emozoo.load_model(tmp_path / "m")
     with pytest.raises(WeightsError, match="model directory not found"):
         emozoo.load_model(tmp_path / "nowhere")
@@ -136,7 +136,8 @@ def test_hf_hub_downloads_what_is_missing_when_online(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    folder = create_model("cnn-tiny", "linear", backbone_args=BACKBONES["cnn-tiny"]).save_pretrained(tmp_path / "m")
+    model = create_model("cnn-tiny", "linear", backbone_args=BACKBONES["cnn-tiny"])
+    folder = emozoo.save_pretrained(model, tmp_path / "m")
     calls = []
 
     def fake_download(repo, filename, revision=None, cache_dir=None, **kwargs):
