@@ -1,4 +1,4 @@
-"""The sample schema (DESIGN.md §3): validate a sample's ``json`` and derive training targets from it.
+"""The sample schema (docs/architecture.md §5): validate a sample's ``json`` and derive training targets from it.
 
 Targets are derived here, never stored in the shards: ``intensity``/``intensity_mask`` from per-rater ratings
 (their mean) or weak labels, ``binary_yes``/``binary_n`` from yes/no answers, ``distribution`` from the intensities,

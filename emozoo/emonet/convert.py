@@ -4,7 +4,7 @@ Reads the Hugging Face releases ``laion/emonet-face-{hq,binary,big}`` from a loc
 embedded as bytes or HF ``Image`` structs, or as paths) and the authors' annotation tables (the long
 ``binary.csv``, HQ ratings with one row per image and rater) together with an image folder. Column names go
 through ``ColumnMap`` (``emonet.columns``); rows become one label record per image (``emonet.labels``,
-``emonet.scan``), in the sample schema of DESIGN.md §3, checked with ``schema.validate_labels``.
+``emonet.scan``), in the sample schema of docs/architecture.md §5, checked with ``schema.validate_labels``.
 
 Images named by path are read only below the image root (``images``, else the table's own folder); absolute
 paths, ``..`` and symlinks that leave it are refused unless ``allow_outside_root``. Every image must decode

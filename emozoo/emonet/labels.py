@@ -1,4 +1,4 @@
-"""Turning source rows into one label record per image, in the sample schema of DESIGN.md §3.
+"""Turning source rows into one label record per image, in the sample schema of docs/architecture.md §5.
 
 Three table layouts are understood, per file, from its columns:
 

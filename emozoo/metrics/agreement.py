@@ -1,4 +1,4 @@
-"""The paper's agreement protocol (DESIGN.md §1) for one model against human raters: ``agreement_report``.
+"""The paper's agreement protocol (docs/architecture.md §1) for one model against human raters: ``agreement_report``.
 
 Everything the report states, and the choices behind it:
 

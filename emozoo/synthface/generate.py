@@ -1,4 +1,4 @@
-"""SynthFace: emozoo's embedded synthetic benchmark, shaped like EmoNet-Face (DESIGN.md §1, §3).
+"""SynthFace: emozoo's embedded synthetic benchmark, shaped like EmoNet-Face (docs/architecture.md §1, §5).
 
 Every image is drawn from a hidden 40-dim emotion vector (``truth``, intensities 0..7) through facial action
 parameters (``synthface.actions``), rendered with PIL (``synthface.render``), and labelled by simulated

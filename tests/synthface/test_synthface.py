@@ -231,7 +231,7 @@ def test_rater_agreement_is_in_the_papers_range(hq_labels):
         for e in range(40):
             if len(set(a[:, e]) | set(b[:, e])) > 1:
                 kappas.append(cohen_kappa_score(a[:, e], b[:, e], weights="quadratic"))
-                # ours weighs the 8 levels 0..7 by value (DESIGN.md §1), like scikit-learn with all labels given
+                # ours weighs the 8 levels 0..7 by value (architecture §1), like scikit-learn with all labels given
                 reference = cohen_kappa_score(a[:, e], b[:, e], weights="quadratic", labels=list(range(8)))
                 assert quadratic_kappa(a[:, e], b[:, e]) == pytest.approx(reference, abs=1e-9)
         per_pair.append(np.nanmean(kappas))
