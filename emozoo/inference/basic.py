@@ -28,6 +28,7 @@ def evaluate_basic(
     data: str | Path | None = None,
     labels: str | Path | None = None,
     label_field: str = "basic",
+    faces: str = "none",
     batch_size: int = 64,
     workers: int = 0,
     precision: str = "32",
@@ -46,6 +47,8 @@ def evaluate_basic(
         data: shard folder or images to score (with ``model``); its shards also give the labels by default.
         labels: a shard folder whose sample json holds ``label_field`` (default: ``data`` when it is a folder of
             shards, else each record's ``label`` or the file name).
+        faces: the crop stage when ``model`` scores ``data``: ``none`` (benchmark images are close-ups), or
+            ``largest`` for in-the-wild photos (one face per label).
 
     Raises:
         DataError: neither predictions nor a model and data, or labels that are missing or unknown.

@@ -30,7 +30,23 @@ def test_eval_basic_with_a_model_equals_the_rule_on_predict_output(tmp_path: Pat
     assert result["n"] == len(FERD_NAMES)
 
     pred = tmp_path / "p.jsonl"
-    assert main(["predict", str(images), "--model", str(tiny_model_dir), "--out", str(pred), "--workers", "0"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(images),
+                "--model",
+                str(tiny_model_dir),
+                "--out",
+                str(pred),
+                "--workers",
+                "0",
+                "--faces",
+                "none",
+            ]
+        )
+        == 0
+    )
     mapping = load_mapping("ferd")
     heads = [i for i, c in enumerate(mapping.head_class) if c is not None]
     cutoff = 1.5 / len(heads)
