@@ -77,6 +77,7 @@ def evaluate_basic(
             batch_size=batch_size,
             workers=workers,
             precision=precision,
+            faces=faces,
         )
         if labels is None and Path(data).is_dir() and any(Path(data).glob("*.tar")):
             labels = data
