@@ -42,7 +42,8 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     shutil.copytree(REPO / "emozoo", src / "emozoo", ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EMOZOO_CONFIG_DIR", "EMOZOO_ZOO")}
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp / "dist"), str(src)], tmp, env)
+    build = ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp / "dist"), str(src)]
+    _run([*pip, *build], tmp, env)
     wheel = next((tmp / "dist").glob("emozoo-*.whl"))
 
     venv = tmp / "venv"
