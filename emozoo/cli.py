@@ -65,7 +65,9 @@ def error_line(err: BaseException) -> str:
     """The one-line message the CLI prints for ``err`` (without the ``emozoo CMD: error:`` prefix)."""
     if isinstance(err, EmozooError):
         return _one_line(str(err))
-    if isinstance(err, OSError) and err.filename is not None:  # FileNotFoundError, PermissionError, ...
+    if isinstance(err, OSError):  # FileNotFoundError, PermissionError, a full disk: the user can act on these
+        if err.filename is None:
+            return _one_line(str(err) or type(err).__name__)
         what = err.strerror or type(err).__name__
         return _one_line(f"{err.filename}: {what}; check the path and its permissions")
     hint = f"(set {DEBUG_ENV}=1 to see the traceback)"
