@@ -43,9 +43,16 @@ def _wanted(argv: list[str] | None) -> str | None:
     return first if first in COMMANDS else None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``add_subparsers`` gives every subcommand's parser this class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser for ``argv``: the full parser of the subcommand it names, a one-line stub for every other."""
-    parser = argparse.ArgumentParser(prog="emozoo", description="Fine-grained facial emotion recognition model zoo.")
+    parser = _Parser(prog="emozoo", description="Fine-grained facial emotion recognition model zoo.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = _wanted(argv)
     for name, (module, help) in COMMANDS.items():
@@ -80,7 +87,10 @@ def error_line(err: BaseException) -> str:
         return _one_line(f"an input is nested too deeply to read (RecursionError) {hint}")
     if isinstance(err, MemoryError):
         return _one_line(f"out of memory; try a smaller batch size or input {hint}")
-    return _one_line(f"{type(err).__name__}: {err} {hint}")
+    kind = type(err).__qualname__
+    if type(err).__module__ != "builtins":  # "_csv.Error", "safetensors_rust.SafetensorError": say whose error
+        kind = f"{type(err).__module__}.{kind}"
+    return _one_line(f"{kind}: {err} {hint}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,23 @@ def test_unexpected_errors_are_one_line_with_the_debug_hint(capsys, monkeypatch,
         assert needle in line, line
 
 
+def test_errors_of_other_libraries_say_whose(capsys, monkeypatch, no_debug):
+    import csv
+
+    monkeypatch.setattr(zoo_command, "run_backbones", _failing(csv.Error("field larger than field limit (131072)")))
+    assert "_csv.Error: field larger than field limit" in _one_error_line(capsys, ["zoo", "backbones"])
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "--no-such-option"], ["zoo", "backbones", "--jsn"], ["zoo", "nope"], ["no-such-command"]]
+)
+def test_usage_errors_are_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "--help" in err, err
+
+
 def test_file_errors_name_the_file(capsys, monkeypatch, no_debug, tmp_path):
     path = tmp_path / "zoo.yaml"
     monkeypatch.setattr(zoo_command, "run_list", _failing(PermissionError(13, "Permission denied", str(path))))
