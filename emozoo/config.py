@@ -5,20 +5,38 @@ key fails with the closest valid key, a wrong type with the key and the expected
 An experiment file may start with ``defaults: [backbone/clip-vit-b16, data/emonet]``: each entry merges
 ``configs/<group>/<name>.yaml`` under ``<group>`` before the file's own keys. On the command line,
 ``backbone=clip-vit-l14`` is shorthand for the group file if one exists, else for ``backbone.name=clip-vit-l14``.
+
+The configs directory is ``$EMOZOO_CONFIG_DIR``, else ``./configs`` (a checkout), else the ``configs/`` shipped
+inside the package, so an installed wheel runs ``emozoo train smoke`` from any folder. Its ``default.yaml`` must
+exist: without it a run would silently differ from the demo.
+
+Experiment files and overrides come from other people, so they are data: a resolver (``${oc.env:TOKEN}`` and any
+other ``${name:...}``) is refused before anything is resolved, since it could copy the environment or a file into
+the run's name and from there into a published model card. Plain references to other keys (``${optim.lr}``) stay.
+A number that is NaN or infinite is refused, naming the file (or the command line) and the key.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from emozoo.config_checks import check_key_path, check_keys, wrap_omegaconf_error
+from emozoo.config_checks import (
+    check_finite,
+    check_key_path,
+    check_keys,
+    check_no_resolvers,
+    has_resolver,
+    wrap_omegaconf_error,
+)
 from emozoo.errors import ConfigError
+from emozoo.resources import packaged_path
 
 __all__ = ["ExperimentConfig", "config_dir", "load_config", "to_yaml"]
 
@@ -56,7 +74,12 @@ class SynthFaceConfig:
 
 
 @dataclass
-class DataConfig:
+class ShardDataConfig:
+    """The ``data:`` section: which shard set (or embedding cache) a run reads, and how it is loaded.
+
+    Named apart from ``emozoo.backbones.DataConfig``, a backbone's preprocessing record (timm's name for it).
+    """
+
     root: str = "shards/synthface"  # holds <subset>/{train,val,test}-%06d.tar + manifest.json
     synthface: SynthFaceConfig | None = field(default_factory=SynthFaceConfig)  # generate if missing; null: never
     batch_size: int = 64  # per device
@@ -133,7 +156,7 @@ class ExperimentConfig:
     init_from: str | None = None  # start from these weights: an exported model dir or a Lightning .ckpt
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: ShardDataConfig = field(default_factory=ShardDataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -142,13 +165,13 @@ class ExperimentConfig:
 
 
 def config_dir() -> Path:
-    """``$EMOZOO_CONFIG_DIR``, else ``./configs``, else the ``configs/`` beside the package."""
+    """``$EMOZOO_CONFIG_DIR``, else ``./configs`` (a checkout), else the ``configs/`` shipped in the package."""
     env = os.environ.get("EMOZOO_CONFIG_DIR")
     if env:
         return Path(env)
     if (Path.cwd() / "configs" / "default.yaml").is_file():
         return Path.cwd() / "configs"
-    return Path(__file__).resolve().parents[1] / "configs"
+    return packaged_path("configs")
 
 
 def _load_yaml(path: Path) -> DictConfig:
@@ -156,10 +179,11 @@ def _load_yaml(path: Path) -> DictConfig:
         raise ConfigError(f"config file not found: {path}")
     try:
         cfg = OmegaConf.load(path)
-    except Exception as err:  # yaml.YAMLError and friends
+    except Exception as err:  # yaml.YAMLError, RecursionError on absurd nesting, a decoding error
         raise ConfigError(f"{path}: not valid YAML: {err}".splitlines()[0]) from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    check_no_resolvers(cfg, str(path))  # before anything reads a value, which would resolve it
     return cfg
 
 
@@ -167,15 +191,23 @@ def _resolve_experiment(exp: str) -> Path:
     path = Path(exp)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path
-    return config_dir() / "experiment" / f"{exp}.yaml"
+    path = config_dir() / "experiment" / f"{exp}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        close = get_close_matches(exp, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"no experiment {exp!r} in {path.parent}; {hint}known: {', '.join(names) or 'none'}")
+    return path
 
 
 def _merge(base: DictConfig, layer: DictConfig, source: str) -> DictConfig:
     check_keys(layer, ExperimentConfig, source)
     try:
-        return OmegaConf.merge(base, layer)
+        merged = OmegaConf.merge(base, layer)
     except OmegaConfBaseException as err:
         raise wrap_omegaconf_error(err, source) from None
+    check_finite(merged, source)  # the earlier layers passed, so a NaN found now came from this one
+    return merged
 
 
 def _with_defaults(cfg: DictConfig, source: str) -> DictConfig:
@@ -206,11 +238,14 @@ def _apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
             if key in ("backbone", "head"):  # backbone=clip-vit-l14 names a registry entry
                 key = f"{key}.name"
         check_key_path(key, ExperimentConfig, "command line")
-        parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
+        if has_resolver(value):
+            raise ConfigError(f"command line: {key}={value}: resolvers (${{name:...}}) are disabled; give the value")
         try:
+            parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
             OmegaConf.update(cfg, key, parsed, merge=True)
         except OmegaConfBaseException as err:
-            raise wrap_omegaconf_error(err, "command line") from None
+            raise wrap_omegaconf_error(err, f"command line ({item})") from None
+        check_finite(cfg, "command line")
     return cfg
 
 
@@ -222,19 +257,33 @@ def load_config(experiment: str | None = None, overrides: list[str] | None = Non
         overrides: ``key=value`` strings applied last.
 
     Raises:
-        ConfigError: an unknown key (with the closest valid one), a wrong type or a missing file.
+        ConfigError: an unknown key (with the closest valid one), a wrong type, a resolver, a NaN or infinite
+            number, a value out of range, or a missing file (``default.yaml`` included).
     """
     cfg = OmegaConf.structured(ExperimentConfig)
     default = config_dir() / "default.yaml"
-    if default.is_file():
-        cfg = _merge(cfg, _with_defaults(_load_yaml(default), str(default)), str(default))
+    if not default.is_file():
+        raise ConfigError(
+            f"{default}: the default config is missing; reinstall emozoo, or set EMOZOO_CONFIG_DIR to a folder "
+            "with a default.yaml"
+        )
+    sources = [str(default)]
+    cfg = _merge(cfg, _with_defaults(_load_yaml(default), str(default)), str(default))
     if experiment:
         path = _resolve_experiment(experiment)
         cfg = _merge(cfg, _with_defaults(_load_yaml(path), str(path)), str(path))
+        sources.append(str(path))
     if overrides:
         cfg = _apply_overrides(cfg, list(overrides))
-    obj: ExperimentConfig = OmegaConf.to_object(cfg)
-    _check_values(obj)
+        sources.append("command line")
+    try:
+        obj: ExperimentConfig = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as err:  # e.g. an interpolation to a key that does not exist
+        raise wrap_omegaconf_error(err, " + ".join(sources)) from None
+    try:
+        _check_values(obj)
+    except ConfigError as err:
+        raise ConfigError(f"{' + '.join(sources)}: {err}") from None
     return obj
 
 
@@ -251,12 +300,28 @@ def _check_values(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"stages[{i}].targets: unknown target {bad[0]!r}; valid: {sorted(known)}")
         if stage.epochs <= 0:
             raise ConfigError(f"stages[{i}].epochs must be > 0, got {stage.epochs}")
+        if stage.lr is not None and stage.lr <= 0:
+            raise ConfigError(f"stages[{i}].lr must be > 0 or null (optim.lr), got {stage.lr}")
+    if cfg.optim.lr <= 0:
+        raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr}")
+    if cfg.optim.weight_decay < 0 or not 0.0 <= cfg.optim.warmup_frac <= 1.0:
+        raise ConfigError(
+            f"optim.weight_decay must be >= 0 and optim.warmup_frac in [0, 1], got "
+            f"{cfg.optim.weight_decay} and {cfg.optim.warmup_frac}"
+        )
     if cfg.optim.ema_decay is not None and not 0.0 < cfg.optim.ema_decay < 1.0:
         raise ConfigError(f"optim.ema_decay must be in (0, 1) or null, got {cfg.optim.ema_decay}")
     if cfg.backbone.crop_pct is not None and not 0.1 <= cfg.backbone.crop_pct <= 1.0:
         raise ConfigError(f"backbone.crop_pct must be in [0.1, 1.0], got {cfg.backbone.crop_pct}")
     if cfg.data.batch_size < 1 or cfg.data.eval_batch_size < 1:
-        raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
+        raise ConfigError(
+            f"data.batch_size and data.eval_batch_size must be >= 1, got {cfg.data.batch_size} and "
+            f"{cfg.data.eval_batch_size}"
+        )
+    if cfg.head.hidden_dim < 1 or not 0.0 <= cfg.head.dropout < 1.0:
+        raise ConfigError(
+            f"head.hidden_dim must be >= 1 and head.dropout in [0, 1), got {cfg.head.hidden_dim} and {cfg.head.dropout}"
+        )
     if not 0.0 <= cfg.data.max_bad_fraction <= 1.0:
         raise ConfigError(f"data.max_bad_fraction must be in [0, 1], got {cfg.data.max_bad_fraction}")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import typing
 from difflib import get_close_matches
 from typing import Any
@@ -12,7 +14,19 @@ from omegaconf.errors import OmegaConfBaseException
 
 from emozoo.errors import ConfigError
 
-__all__ = ["all_keys", "check_key_path", "check_keys", "wrap_omegaconf_error"]
+__all__ = [
+    "all_keys",
+    "check_finite",
+    "check_key_path",
+    "check_keys",
+    "check_no_resolvers",
+    "has_resolver",
+    "wrap_omegaconf_error",
+]
+
+# OmegaConf's grammar for a resolver call: ``${name:args}`` (``oc.env``, ``oc.decode``, ``oc.select``, any resolver
+# some library registered). A plain reference to another key, ``${optim.lr}``, has no colon after the name.
+_RESOLVER = re.compile(r"\$\{\s*[\w.\-]+\s*:")
 
 
 def _dataclass_of(tp: Any) -> type | None:
@@ -101,3 +115,47 @@ def wrap_omegaconf_error(err: OmegaConfBaseException, source: str) -> ConfigErro
     key = getattr(err, "full_key", None) or "?"
     msg = str(err).splitlines()[0]
     return ConfigError(f"{source}: bad value for config key '{key}': {msg}")
+
+
+def has_resolver(text: str) -> bool:
+    """Whether ``text`` calls an OmegaConf resolver (``${oc.env:X}``, ``${anything:...}``)."""
+    return bool(_RESOLVER.search(text))
+
+
+def _walk(node: Any, prefix: str = ""):
+    """(dotted key, leaf value) pairs of a plain container, lists as ``key[i]``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{prefix}{key}.")
+            if has_resolver(str(key)):
+                yield f"{prefix}{key}", str(key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{prefix.rstrip('.')}[{i}].")
+    else:
+        yield prefix.rstrip("."), node
+
+
+def check_no_resolvers(cfg: DictConfig | ListConfig, source: str) -> None:
+    """Raise ``ConfigError`` at the first value of ``cfg`` that calls a resolver; nothing is resolved to find it.
+
+    Resolvers read the environment (``oc.env``) or run whatever a library registered, so an untrusted file could
+    copy a secret into the run's name and from there into a model card someone publishes.
+    """
+    from omegaconf import OmegaConf
+
+    for key, value in _walk(OmegaConf.to_container(cfg, resolve=False)):
+        if isinstance(value, str) and has_resolver(value):
+            raise ConfigError(
+                f"{source}: config key '{key}' uses a resolver ({value[:60]!r}); resolvers that read the environment "
+                "or files are disabled in experiment files and overrides: write the value itself"
+            )
+
+
+def check_finite(cfg: DictConfig, source: str) -> None:
+    """Raise ``ConfigError`` at the first NaN or infinite number in ``cfg`` (references are not resolved)."""
+    from omegaconf import OmegaConf
+
+    for key, value in _walk(OmegaConf.to_container(cfg, resolve=False)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{source}: config key '{key}' is {value}; give a finite number")

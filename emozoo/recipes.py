@@ -34,6 +34,7 @@ from emozoo.errors import ConfigError
 from emozoo.finetune import apply_freeze
 from emozoo.model import EmotionModel
 from emozoo.module import EmotionModule
+from emozoo.quiet import quiet_libraries
 from emozoo.zoo.format import WEIGHTS_NAME, load_checked, save_pretrained
 
 __all__ = ["build_model", "ensure_data", "run_experiment"]
@@ -199,6 +200,7 @@ def _fit_stage(
 def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
     """Train every stage, evaluate, write the report and checkpoints. Returns a summary with the report path."""
     start = time.time()
+    quiet_libraries()  # Lightning's tips and banners, a torch deprecation inside Lightning: see emozoo.quiet
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
     if cfg.resume not in (None, "auto") and not Path(cfg.resume).is_file():

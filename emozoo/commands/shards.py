@@ -1,18 +1,18 @@
 """``emozoo shards``: make WebDataset shard sets.
 
 Sources are sub-subcommands: ``synthface`` (the embedded synthetic benchmark) lives here; ``convert`` (the
-EmoNet-Face releases) is registered by ``emozoo.commands.convert`` when that module exists, which keeps this
-file free of the converters' dependencies.
+EmoNet-Face releases) is registered by ``emozoo.commands.convert``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 from dataclasses import asdict
 from typing import Any
+
+from emozoo.commands import convert
 
 __all__ = ["register", "run_synthface", "synthface_defaults"]
 
@@ -25,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sources = parser.add_subparsers(dest="source", metavar="SOURCE")
     _register_synthface(sources)
-    try:  # hook: ``emozoo.commands.convert.register(sources)`` adds ``emozoo shards convert``
-        convert = importlib.import_module("emozoo.commands.convert")
-    except ModuleNotFoundError as err:
-        if err.name != "emozoo.commands.convert":
-            raise
-    else:
-        convert.register(sources)
+    convert.register(sources)
     parser.set_defaults(func=lambda args: _no_source(parser))
 
 
@@ -48,14 +42,10 @@ def synthface_defaults() -> tuple[str, dict[str, Any]]:
     config does not expose (image format, rater panel) are ``generate_synthface``'s own defaults, which
     ``ensure_data`` leaves in place too. Shards made with these defaults are the set train.py accepts as-is.
     """
-    from emozoo.config import DataConfig, SynthFaceConfig, load_config
-    from emozoo.errors import ConfigError
+    from emozoo.config import SynthFaceConfig, load_config
     from emozoo.synthface.generate import generate_synthface
 
-    try:
-        data = load_config().data
-    except ConfigError:  # a broken configs/default.yaml must not break `emozoo --help`; train.py reports it
-        data = DataConfig()
+    data = load_config().data  # only `emozoo shards ...` gets here: a broken default.yaml is its one-line error
     params = {
         name: p.default
         for name, p in inspect.signature(generate_synthface).parameters.items()

@@ -1,25 +1,15 @@
 """``emozoo zoo {backbones,list,export}``: what the zoo holds.
 
-``backbones`` prints the backbone registry. ``list`` and ``export`` are hooks for the checkpoint zoo: each calls
-the function named in ``_HOOKS`` when its module exists, and otherwise says it is not implemented yet. The owner
-of ``emozoo.zoo`` replaces a hook by providing that function (or by editing ``_HOOKS`` and the parser below).
+``backbones`` prints the backbone registry, ``list`` the checkpoint zoo (``emozoo.zoo.list_checkpoints``) and
+``export`` turns a training checkpoint into a model folder (``emozoo.zoo.export.export_checkpoint``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
-
-# subcommand -> (module, function) that implements it
-_HOOKS: dict[str, tuple[str, str]] = {
-    "list": ("emozoo.zoo.manifest", "list_checkpoints"),
-    "export": ("emozoo.zoo.export", "export_checkpoint"),
-}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,28 +74,10 @@ def run_backbones(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hook(command: str) -> Callable[..., Any] | None:
-    module, attr = _HOOKS[command]
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name != module:
-            raise
-        return None
-    return getattr(mod, attr, None)
-
-
-def _not_implemented(command: str) -> int:
-    module, attr = _HOOKS[command]
-    print(f"emozoo zoo {command}: not implemented yet (needs {module}.{attr})", file=sys.stderr)
-    return 2
-
-
 def run_list(args: argparse.Namespace) -> int:
-    fn = _hook("list")
-    if fn is None:
-        return _not_implemented("list")
-    items = fn(args.pattern)
+    from emozoo.zoo.manifest import list_checkpoints
+
+    items = list_checkpoints(args.pattern)
     if not items:
         print(f"no zoo checkpoint matches {args.pattern!r}; try `emozoo zoo list`", file=sys.stderr)
         return 2
@@ -133,10 +105,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    fn = _hook("export")
-    if fn is None:
-        return _not_implemented("export")
-    result = fn(args.checkpoint, args.out, config=args.config)
+    from emozoo.zoo.export import export_checkpoint
+
+    result = export_checkpoint(args.checkpoint, args.out, config=args.config)
     if result is not None:
         print(result)
     return 0

@@ -5,13 +5,18 @@ a fresh segment, and the kernel work of creating, zero-filling, faulting in and 
 MB on this project's CPUs: for small images as much as decoding them (see bench/README.md). Here each worker keeps
 a few segments and writes its next batch into one the main process is done with.
 
-Safety rests on one rule: a worker reuses a slot only after the main process has *seen the storage freed*. The
-main process tracks every slot-backed batch it received with a ``StorageWeakRef``, which expires only when no
-tensor or view of that memory is left in the main process (a batch handed on to yet another process is not
-tracked), and marks the slot free in a small shared table when it expires. A batch the consumer keeps (a list of
-batches, a view of an image) keeps its slot busy, and the worker falls back to a fresh segment: never a wait,
-never an overwrite. The table is polled when batches arrive, so a slot comes back one batch after its memory is
-released; slots of batches a loader dropped unseen come back at its next pass (``new_pass``).
+Safety rests on one rule: a worker reuses a slot only after the main process has *seen the storage freed*. Each
+slot has a state in a small shared table: free, *sent* (a worker wrote a batch into it) or *held* (the main process
+received that batch). The main process tracks every held batch with a ``StorageWeakRef``, which expires only when
+no tensor or view of that memory is left in the main process (a batch handed on to yet another process is not
+tracked), and marks the slot free when it expires. A batch the consumer keeps (a list of batches, a view of an
+image) keeps its slot held, and the worker falls back to a fresh segment: never a wait, never an overwrite. The
+table is polled when batches arrive, so a slot comes back one batch after its memory is released.
+
+A loop that stops early (``break``, ``limit_val_batches``, a sanity check) leaves batches prefetched, and the next
+``iter()`` of a loader with persistent workers drops them unseen: their slots stay *sent*. Each worker frees its
+own *sent* slots when it starts its next pass (``start_pass``): by then every batch of its earlier pass has been
+produced, and the main process received it before that ``iter()`` (then it is *held*) or never will.
 
 Shared memory held: ``slots`` batch buffers per worker for as long as the worker lives (persistent loader
 workers live for a whole fit, validation ones too).
@@ -32,7 +37,8 @@ class BatchBuffers:
     """A per-worker ring of shared-memory batch buffers, and the main process's record of which are in use.
 
     Create it in the main process before the loader's workers start (the busy table is shared memory that they
-    inherit), use ``empty`` in the workers and ``received`` in the main process for every batch.
+    inherit); in the workers call ``start_pass`` as each pass starts and ``empty`` for every batch, and in the main
+    process ``received`` for every batch.
 
     Shared memory: a worker holds at most ``slots`` batch buffers, for as long as it lives. The default, 8, covers
     what ``make_loader``'s loader has in flight per worker (a prefetch queue of 4, the batch being consumed, the
@@ -45,6 +51,7 @@ class BatchBuffers:
     """
 
     KEY = "_buffer_slot"
+    FREE, SENT, HELD = 0, 1, 2  # slot states in ``busy``
 
     def __init__(self, slots: int = 8, max_workers: int = 32) -> None:
         self.slots = slots
@@ -52,20 +59,23 @@ class BatchBuffers:
         self.attached = False  # to one loader (``make_loader``): two would share the workers' rows
         self._ring: dict[int, torch.Tensor] = {}  # in a worker: slot -> its buffer (a flat byte tensor)
         self._held: list[tuple[StorageWeakRef, int, int]] = []  # in the main process
-        self._stale: torch.Tensor | None = None  # slots busy when the current pass started (``new_pass``)
 
-    def new_pass(self) -> None:
-        """Main process, before each ``iter(loader)``: batches of an abandoned pass are about to be dropped.
+    def start_pass(self) -> None:
+        """In a worker, as its pipeline starts a pass: free the slots of batches the main process never received.
 
-        A loop that stops early (``break``, ``limit_val_batches``, a sanity check) leaves batches prefetched; the
-        next ``iter()`` of a loader with persistent workers drops them without their reaching ``received``, so
-        their slots would stay busy for good. Here the busy slots are noted before the new pass starts; when its
-        first batch arrives (after the loader has dropped the old ones), those that nothing in this process holds
-        are freed. Only slots busy *before* the pass are considered, and a busy slot cannot be claimed again until
-        it is freed, so a batch of the new pass is never among them, whatever the order in which the workers'
-        writes become visible here.
+        A slot still *sent* here belongs to a batch of an earlier pass that an abandoned loop left prefetched and
+        the loader dropped unseen. It cannot still be on its way: a persistent worker starts a new pass only after
+        the loader's ``iter()`` has told it to, and from then on the loader returns no batch of the old pass. The
+        main process never writes a *sent* slot of this row meanwhile, so no write here races with one there.
+        Outside a worker (``num_workers=0``) there is nothing to do.
         """
-        self._stale = self.busy.clone()
+        info = get_worker_info()
+        if info is None or info.id >= self.busy.shape[0]:
+            return
+        row = self.busy[info.id]
+        for s in range(self.slots):
+            if row[s] == self.SENT:
+                row[s] = self.FREE
 
     def empty(self, shape: Sequence[int], dtype: torch.dtype) -> tuple[torch.Tensor, tuple[int, int] | None]:
         """An uninitialised tensor for a batch, and its slot (``None`` outside a worker or without a free slot).
@@ -79,12 +89,12 @@ class BatchBuffers:
         if info.id < self.busy.shape[0]:
             row = self.busy[info.id]
             for s in range(self.slots):
-                if row[s]:
+                if row[s] != self.FREE:
                     continue
                 buf = self._ring.get(s)
                 if buf is None or buf.numel() < nbytes:  # first use, or larger batches than before
                     buf = self._ring[s] = _shared_bytes(nbytes)
-                row[s] = 1
+                row[s] = self.SENT
                 return buf[:nbytes].view(dtype).view(shape), (info.id, s)
         return _shared_bytes(nbytes).view(dtype).view(shape), None
 
@@ -93,17 +103,13 @@ class BatchBuffers:
         held = []
         for ref, w, s in self._held:
             if ref.expired():
-                self.busy[w, s] = 0
+                self.busy[w, s] = self.FREE
             else:
                 held.append((ref, w, s))
-        if self._stale is not None:  # the first batch of a new pass: the previous pass's leftovers are gone
-            kept = {(w, s) for _, w, s in held}
-            for w, s in self._stale.nonzero().tolist():
-                if (w, s) not in kept:
-                    self.busy[w, s] = 0
-            self._stale = None
         if slot is not None:  # a pair (worker, slot); the loader's default_convert turns it into a list
-            held.append((StorageWeakRef(tensor.untyped_storage()), int(slot[0]), int(slot[1])))
+            w, s = int(slot[0]), int(slot[1])
+            self.busy[w, s] = self.HELD
+            held.append((StorageWeakRef(tensor.untyped_storage()), w, s))
         self._held = held
 
 

@@ -11,6 +11,7 @@ embeddings (``emozoo.data.embeddings.check_compatible``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,10 @@ class EmotionDataModule(L.LightningDataModule):
             start_epoch=self.trainer.current_epoch if self.trainer is not None else 0,  # resumed: go on from there
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
-        return self._keep(make_loader(pipe.with_length(per_worker * workers), self.num_workers))
+        with warnings.catch_warnings():  # webdataset says __len__ does not cut the epoch: with_epoch already does
+            warnings.filterwarnings("ignore", message=r"\.with_length\(\) only sets", category=UserWarning)
+            pipe = pipe.with_length(per_worker * workers)
+        return self._keep(make_loader(pipe, self.num_workers))
 
     def _eval_loader(self, shards: ShardSet | None, with_raters: bool):
         if shards is None:

@@ -123,6 +123,7 @@ def _batched(
     batch_transform: BatchNormalize | None,
     buffers: BatchBuffers,
 ) -> Iterator[dict]:
+    buffers.start_pass()  # slots of batches an abandoned pass left unseen come back
     batch: list[dict[str, Any]] = []
     for sample in src:
         batch.append(sample)
@@ -299,17 +300,6 @@ def batches_per_worker(num_samples: int, epochs: float, batch_size: int, world_s
     return max(1, math.ceil(total_batches / (world_size * max(1, num_workers))))
 
 
-class _Loader(wds.WebLoader):
-    """``WebLoader`` that tells the pipeline's ``BatchBuffers`` when a new pass over the data starts."""
-
-    batch_buffers: BatchBuffers | None = None
-
-    def __iter__(self):
-        if self.batch_buffers is not None:
-            self.batch_buffers.new_pass()
-        return super().__iter__()
-
-
 def make_loader(pipeline: wds.DataPipeline, num_workers: int, pin_memory: bool = False) -> torch.utils.data.DataLoader:
     """A loader over an already-batched pipeline; workers persist so resampling seeds advance per epoch.
 
@@ -324,7 +314,7 @@ def make_loader(pipeline: wds.DataPipeline, num_workers: int, pin_memory: bool =
         if buffers.attached:
             raise ValueError("this pipeline already feeds a loader; build a new pipeline for each loader")
         buffers.attached = True
-    loader = _Loader(
+    loader = wds.WebLoader(
         pipeline,
         batch_size=None,
         num_workers=num_workers,
@@ -333,6 +323,4 @@ def make_loader(pipeline: wds.DataPipeline, num_workers: int, pin_memory: bool =
         pin_memory=pin_memory,
     )
     # In the main process, as each batch arrives from the workers.
-    loader = loader.map(functools.partial(unpack_batch, buffers=buffers))
-    loader.batch_buffers = buffers
-    return loader
+    return loader.map(functools.partial(unpack_batch, buffers=buffers))

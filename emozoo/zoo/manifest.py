@@ -1,7 +1,7 @@
 """The checkpoint zoo: ``checkpoints/zoo.yaml`` as a registry of ``ZooEntry`` by name, and ``list_checkpoints``.
 
 The manifest is data: adding a published checkpoint is one YAML entry, nothing else changes. It is read from
-``checkpoints/zoo.yaml`` in the working directory, else in the source checkout beside the package, plus any files
+``checkpoints/zoo.yaml`` in the working directory, else the copy shipped in the package, plus any files
 in ``EMOZOO_ZOO`` (``os.pathsep``-separated). Whether an entry is *present* is checked without a network: a local
 folder, or the Hugging Face cache (``HF_HUB_CACHE``) with ``local_files_only`` semantics.
 """
@@ -18,6 +18,7 @@ from typing import Any
 from emozoo.backbones.hub import missing_files
 from emozoo.errors import ConfigError, WeightsError
 from emozoo.registry import Registry
+from emozoo.resources import packaged_path
 from emozoo.zoo.empathic import head_file_names, load_release
 from emozoo.zoo.format import CONFIG_NAME, WEIGHTS_NAME, resolve_model_dir, restore
 
@@ -64,8 +65,9 @@ class ZooEntry:
         if self.is_hub:
             return None
         pattern = Path(self.source).expanduser()
-        if not pattern.is_absolute():
-            pattern = Path(self.manifest).parent / pattern
+        if not pattern.is_absolute():  # the packaged manifest's sources are relative to ./checkpoints, as a checkout's
+            base = Path(self.manifest).parent
+            pattern = (MANIFEST.parent if base == packaged_path("assets") else base) / pattern
         matches = [Path(p) for p in glob.glob(str(pattern)) if _readable(Path(p), Path.is_dir)]
         return max(matches, key=lambda p: (_mtime(p), str(p))) if matches else None
 
@@ -87,10 +89,9 @@ def _mtime(path: Path) -> int:
 
 
 def manifest_paths() -> list[Path]:
-    """The manifest files read, in order: ``./checkpoints/zoo.yaml`` (else the checkout's), then ``EMOZOO_ZOO``."""
+    """The manifest files read, in order: ``./checkpoints/zoo.yaml`` (else the packaged one), then ``EMOZOO_ZOO``."""
     here = Path.cwd() / MANIFEST
-    checkout = Path(__file__).resolve().parents[2] / MANIFEST
-    paths = [here if here.is_file() else checkout]
+    paths = [here if here.is_file() else packaged_path("assets", "zoo.yaml")]  # the copy shipped in the package
     paths += [Path(p) for p in os.environ.get("EMOZOO_ZOO", "").split(os.pathsep) if p]
     return [p for p in paths if p.is_file()]
 

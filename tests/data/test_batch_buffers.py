@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -74,34 +75,64 @@ def test_outside_a_worker_batches_are_ordinary_memory():
     assert slot is None and not tensor.is_shared()
 
 
-def _abandon_then_run(urls, transform, keep: bool, passes: int = 2) -> list[dict]:
-    """Stop a pass after two batches (keeping them or not), then run ``passes`` full passes; the early batches."""
-    loader = make_loader(eval_pipeline(urls, transform, 4), num_workers=2)
+class _SlowAtFirst:
+    """``transform``, slowed down for each loader worker's first ``n`` samples.
+
+    It makes the race that once failed this file on a busy machine certain instead of rare: when the consumer stops
+    a pass, the workers are still producing the batches they were asked to prefetch, so they take buffer slots
+    for batches that the next pass will drop unseen. Each worker process has its own copy and so its own count.
+    """
+
+    def __init__(self, transform, n: int, seconds: float = 0.05) -> None:
+        self.transform, self.n, self.seconds = transform, n, seconds
+
+    def __call__(self, image):
+        if self.n > 0:
+            self.n -= 1
+            time.sleep(self.seconds)
+        return self.transform(image)
+
+
+def _abandon(loader) -> list[dict]:
+    """Stop a pass after two batches; returns them."""
     early = []
     for batch in loader:
         early.append(batch)
         if len(early) == 2:
             break  # the workers have prefetched more batches than this; the next pass drops them unseen
-    if not keep:
-        early.clear()
-    for _ in range(passes):
-        assert sum(len(b["key"]) for b in loader) == 96
     return early
+
+
+def _full_pass(loader) -> None:
+    assert sum(len(b["key"]) for b in loader) == 96
 
 
 def test_slots_of_an_abandoned_pass_come_back(tmp_path, slots_seen):
     make_shard_set(tmp_path, "test", 96, 12)
     urls = find_shards(tmp_path.parent, tmp_path.name, "test").urls
-    _abandon_then_run(urls, create_transform(CFG), keep=False, passes=2)
-    last_pass = slots_seen[-24:]  # 96 samples in batches of 4
-    assert last_pass.count(None) == 0  # every batch of the last pass found a free buffer
+    # 5 batches of 4 per worker in the abandoned pass: the consumer takes one from each, the others are dropped.
+    pipe = eval_pipeline(urls, _SlowAtFirst(create_transform(CFG), n=5 * 4), 4)
+    loader = make_loader(pipe, num_workers=2)
+    _abandon(loader)
+    _full_pass(loader)
+    # After a full pass every busy slot is one the main process received (and may still hold): none leaked.
+    buffers = pipe.batch_buffers
+    busy = {tuple(ij) for ij in buffers.busy.nonzero().tolist()}
+    assert busy <= {(w, s) for _, w, s in buffers._held}
+    assert all(buffers.busy[w, s] == BatchBuffers.HELD for w, s in busy)
+    del slots_seen[:]
+    _full_pass(loader)
+    assert len(slots_seen) == 24 and slots_seen.count(None) == 0  # every batch of the next pass found a buffer
 
 
 def test_batches_kept_from_an_abandoned_pass_survive_the_next_passes(tmp_path):
     make_shard_set(tmp_path, "test", 96, 12)
     urls = find_shards(tmp_path.parent, tmp_path.name, "test").urls
     transform = create_transform(CFG)
-    early = _abandon_then_run(urls, transform, keep=True)
+    loader = make_loader(eval_pipeline(urls, transform, 4), num_workers=2)
+    early = _abandon(loader)
+    _full_pass(loader)
+    _full_pass(loader)
     reference = _reference(urls, transform)
     for batch in early:
         for key, image in zip(batch["key"], batch["image"]):
