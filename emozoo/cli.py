@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agreement": ("agreement", "inter-annotator agreement (α, κ) of an annotation table"),
     "compare": ("compare", "run the same recipe for several backbones and print a leaderboard"),
     "zoo": ("zoo", "list backbones and published checkpoints"),
-    "slurm": ("slurm", "render an sbatch script from configs/cluster/*.yaml and submit it"),
+    "slurm": ("slurm", "render sbatch scripts from configs/cluster/*.yaml and submit them"),
     "app": ("app", "try a model on photos and the webcam in a local web page"),
 }
 
