@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import cpu_name  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 REPO = Path(__file__).resolve().parents[1]
 
 EAGER = (
@@ -29,16 +31,6 @@ CASES = {
     'python -c "import torch"': [sys.executable, "-c", "import torch"],
     "import every command (old --help)": [sys.executable, "-c", EAGER],
 }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_once(cmd: list[str]) -> float:

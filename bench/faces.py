@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,21 +29,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.faces.scenes: the shared ground truth
 
+from _common import cpu_name  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 from emozoo.faces import crop_faces, get_detector  # noqa: E402
 from emozoo.faces.align import crop_square  # noqa: E402
 from emozoo.faces.detector import DetectedFace  # noqa: E402
 from emozoo.video import iter_frames  # noqa: E402
 from tests.faces.scenes import astronaut, box_iou, paste, scene, synthface, write_video  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _scenes(sources) -> list[tuple[Image.Image, list]]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -34,18 +33,10 @@ from skimage import data as skdata
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _common import cpu_name  # noqa: E402  (bench/ is on sys.path when a script runs)
+
 from emozoo.backbones import DataConfig, create_transform  # noqa: E402
 from emozoo.images import load_image  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:

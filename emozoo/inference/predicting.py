@@ -50,7 +50,7 @@ def predict_stream(
     model,
     inputs: Inputs,
     *,
-    faces: str = "none",
+    faces: str = "all",
     top_k: int = 5,
     rank_by: str = "intensity",
     batch_size: int = 32,
