@@ -53,6 +53,7 @@ def run_basic(args: argparse.Namespace) -> int:
         data=getattr(args, "data", None),
         labels=args.basic_labels,
         label_field=args.basic_label_field,
+        faces=getattr(args, "faces", "none"),
         batch_size=getattr(args, "batch_size", 64),
         workers=getattr(args, "workers", 0),
         precision=getattr(args, "precision", "32"),

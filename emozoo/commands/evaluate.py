@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=default_workers(), help="loader workers")
     p.add_argument("--precision", choices=PRECISIONS, default="32", help="32 (exact) or bf16 autocast")
     add_device_arg(p)
+    p.add_argument(
+        "--faces",
+        choices=("none", "largest"),
+        default="none",
+        help="none (default): score each whole image (benchmark close-ups); largest: the largest face, aligned",
+    )
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstrap and the random baseline")
     p.add_argument("--encoder", default=None, help="Empathic-Insight: SigLIP2 weights (hf-hub:..., local-dir:DIR)")
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         precision=args.precision,
         device=args.device,
+        faces=args.faces,
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         encoder=args.encoder,

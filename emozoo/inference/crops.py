@@ -22,7 +22,7 @@ from PIL import Image
 from emozoo.errors import ConfigError
 from emozoo.faces import FACE_MODES, Crop, crop_faces
 
-__all__ = ["FACE_MODES", "Crop", "Cropper", "face_cropper", "whole_image"]
+__all__ = ["FACE_MODES", "Crop", "Cropper", "LargestFaceOrWhole", "face_cropper", "whole_image"]
 
 Cropper = Callable[[Image.Image], list[Crop]]
 
@@ -41,3 +41,15 @@ def face_cropper(mode: str) -> Cropper:
     if mode not in FACE_MODES:
         raise ConfigError(f"unknown faces mode {mode!r}; use one of {', '.join(FACE_MODES)}")
     return whole_image if mode == "none" else partial(crop_faces, mode=mode)
+
+
+class LargestFaceOrWhole:
+    """``eval``'s crop stage for ``faces="largest"``: the largest face, aligned; the whole image when none is found.
+
+    Every rated image must get a score for the agreement protocol, so an image without a detected face is scored
+    whole (as ``faces="none"`` would) instead of being dropped. Picklable: it runs in the loader workers.
+    """
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        crops = crop_faces(image, "largest")
+        return crops[0].image if crops else image

@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
+from emozoo.backbones.transforms import ImageTransform
 from emozoo.devices import module_device, pin_memory, resolve_device
-from emozoo.errors import DataError
+from emozoo.errors import ConfigError, DataError
+from emozoo.inference.crops import LargestFaceOrWhole
 from emozoo.inference.loading import load_for_inference, model_label, on_device
 from emozoo.scoring import score_batches
 
@@ -40,6 +42,7 @@ def evaluate(
     workers: int = 0,
     precision: str = "32",
     device: str | torch.device | None = None,
+    faces: str = "none",
     n_bootstrap: int = 1000,
     seed: int = 0,
     encoder: str | bool | None = None,
@@ -59,6 +62,8 @@ def evaluate(
         precision: ``32`` (exact) or ``bf16`` (autocast on the model's device).
         device: where to run (``auto``, ``cpu``, ``cuda:N``, ``mps``); a given model is moved there. None: a given
             model stays where it is, a loaded one goes to ``auto``.
+        faces: ``none`` scores each whole image (benchmark images are close-ups); ``largest`` scores the largest
+            detected face, aligned (the whole image where none is found: every rated image needs a score).
         n_bootstrap: bootstrap resamples for the confidence intervals.
         seed: seeds the bootstrap and the random baseline.
         encoder: Empathic-Insight: the SigLIP2 weights (``hf-hub:...``, ``local-dir:DIR``).
@@ -77,6 +82,8 @@ def evaluate(
     from emozoo.metrics.report import write_report
 
     device = resolve_device(device) if device is not None else None  # a bad device fails first
+    if faces not in ("none", "largest"):
+        raise ConfigError(f"eval scores one crop per rated image: faces must be 'none' or 'largest', not {faces!r}")
     data = Path(data).expanduser().resolve()
     shards = find_shards(data.parent, str(data), split)
     if not shards.raters:
@@ -98,6 +105,10 @@ def evaluate(
         pipe = eval_pipeline(shards.urls, None, batch_size, ("ratings",), index, embeddings=True)
     else:  # on an accelerator, uint8 images cross to the device and are normalised there
         transform = model.transform()
+        if faces == "largest":
+            from torchvision.transforms import v2 as T
+
+            transform = ImageTransform(T.Compose([LargestFaceOrWhole(), *transform.sample.transforms]), transform.batch)
         pipe = eval_pipeline(shards.urls, transform, batch_size, ("ratings",), index, normalize=dev.type == "cpu")
     loader = make_loader(pipe, min(workers, len(shards.urls)), pin_memory=pin_memory(dev))
     preds, ratings, bad = [], [], []

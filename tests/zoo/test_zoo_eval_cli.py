@@ -109,3 +109,25 @@ def test_eval_on_embedding_shards_needs_no_encoder(tmp_path, tiny_model_dir, cap
     args = ["eval", "--model", str(tmp_path / "other"), "--data", str(tmp_path / "emb"), "--workers", "0"]
     assert main([*args, "--out", str(tmp_path / "r2")]) == 2
     assert "other weights than the one that made the embeddings" in capsys.readouterr().err
+
+
+def test_eval_faces_largest_scores_the_face_and_falls_back_to_the_whole_image(tmp_path, tiny_model_dir):
+    from emozoo.errors import ConfigError
+    from emozoo.faces import crop_faces
+    from emozoo.inference.crops import LargestFaceOrWhole
+    from tests.faces.scenes import astronaut, scene
+
+    photo, _ = scene([(astronaut(), 150, 0, (300, 220)), (astronaut(), 90, 0, (120, 120))], (640, 480))
+    face = LargestFaceOrWhole()(photo)
+    assert face.size[0] < 400 and face.tobytes() == crop_faces(photo, "largest")[0].image.tobytes()
+    blank = Image.new("RGB", (64, 48), (90, 90, 90))
+    assert LargestFaceOrWhole()(blank) is blank  # no face: the rated image is still scored, whole
+
+    make_shard_set(tmp_path / "hq", "test", 12, 6, "ratings", seed=5)  # random pixels: no face anywhere
+    reports = [
+        emozoo.evaluate(str(tiny_model_dir), tmp_path / "hq", faces=f, n_bootstrap=5, device="cpu")
+        for f in ("none", "largest")
+    ]
+    assert reports[0]["model"]["mean_spearman"] == reports[1]["model"]["mean_spearman"]
+    with pytest.raises(ConfigError, match="'none' or 'largest'"):
+        emozoo.evaluate(str(tiny_model_dir), tmp_path / "hq", faces="all")
