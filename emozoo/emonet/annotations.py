@@ -80,6 +80,8 @@ def _value(cell: str, where: str) -> float:
         v = parse_rating(cell)
     except ValueError as err:
         raise DataError(f"{where}: {err}") from None
+    if v is not None and not 0.0 <= v <= 7.0:  # the metrics' scale; a value off it would fail far from its row
+        raise DataError(f"{where}: value {cell.strip()!r} is outside the 0-7 rating scale (yes/no read as 1/0)")
     return float("nan") if v is None else v
 
 
