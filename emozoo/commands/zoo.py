@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from emozoo.commands.export_onnx import add_onnx_args
+
 # subcommand -> (module, function) that implements it
 _HOOKS: dict[str, tuple[str, str]] = {
     "list": ("emozoo.zoo.manifest", "list_checkpoints"),
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("out", help="output directory")
     exp.add_argument("--config", default=None, help="the run's experiment YAML, when the checkpoint does not say")
     exp.set_defaults(func=run_export)
+    add_onnx_args(exp)  # --format onnx (emozoo.commands.export_onnx)
 
 
 def _fmt_params(n: int) -> str:
