@@ -78,6 +78,7 @@ def _torch_export(wrapper: nn.Module, x: torch.Tensor, path: Path, names, input_
     # autograd on: see the module docstring. The deprecation notice is why dynamo is the default; said above.
     with warnings.catch_warnings(), torch.enable_grad():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks in F.multi_head_attention_forward
         torch.onnx.export(wrapper, (x,), str(path), dynamo=False, dynamic_axes=axes, **kw)
 
 
