@@ -1,0 +1,59 @@
+"""``emozoo zoo export MODEL OUT --format onnx`` and the predict path running an ``OrtEmotionModel``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import emozoo
+from emozoo.cli import build_parser, main
+from emozoo.commands.predict import predict
+from emozoo.deploy import load_onnx_model
+
+from .conftest import face_images, tiny_model
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    return tiny_model("cnn-tiny", "builtin").save_pretrained(tmp_path / "tiny")
+
+
+def test_cli_export_and_predict_records_match_torch(model_dir, tmp_path, capsys):
+    assert main(["zoo", "export", str(model_dir), str(tmp_path / "onnx"), "--format", "onnx"]) == 0
+    path = tmp_path / "onnx" / "model.onnx"
+    assert f"{path} (" in capsys.readouterr().out
+    images = tmp_path / "faces"
+    images.mkdir()
+    for i, img in enumerate(face_images(5, size=72)):
+        img.save(images / f"face{i}.jpg", quality=90)
+    (images / "broken.jpg").write_bytes(b"not a jpeg")
+    records = {}
+    for name, model in [("torch", emozoo.load_model(model_dir)), ("onnx", load_onnx_model(path, images=True))]:
+        out = tmp_path / f"{name}.jsonl"
+        argv = ["predict", str(images), "--model", "unused", "--out", str(out), "--workers", "0", "--no-progress"]
+        result = predict(build_parser(argv).parse_args(argv + ["--batch-size", "2"]), model=model)
+        assert result["images"] == 5 and len(result["skipped"]) == 1
+        records[name] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["image"] for r in records["onnx"]] == [r["image"] for r in records["torch"]]
+    for a, b in zip(records["onnx"], records["torch"]):
+        assert [t["emotion"] for t in a["top_k"]] == [t["emotion"] for t in b["top_k"]]
+        for field in ("intensity", "distribution"):
+            assert max(abs(a[field][k] - b[field][k]) for k in b[field]) < 1e-4
+
+
+def test_cli_quantized_export(model_dir, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["zoo", "export", str(model_dir), str(out), "--format", "onnx", "--quantize", "dynamic"]) == 0
+    assert "int8 weights" in capsys.readouterr().out
+    assert load_onnx_model(out).metadata.quantization == "dynamic-int8"
+
+
+def test_cli_errors_are_one_line(model_dir, tmp_path, capsys):
+    assert main(["zoo", "export", str(model_dir), str(tmp_path / "x"), "--quantize", "dynamic"]) == 2
+    assert "--quantize, --encoder and --neutral-means go with --format onnx" in capsys.readouterr().err
+    assert main(["zoo", "export", str(tmp_path / "nothing"), str(tmp_path / "x"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("emozoo zoo: error: model directory not found")
+    assert main(["zoo", "export", str(model_dir), str(tmp_path / "x"), "--format", "onnx", "--opset", "13"]) == 2
+    assert "opset must be 17 or newer" in capsys.readouterr().err
