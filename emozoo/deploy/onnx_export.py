@@ -20,6 +20,7 @@ faster to export, is deprecated since torch 2.9 ("will be removed"). ``dynamo=Fa
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,15 +28,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from emozoo.deploy.metadata import metadata_props
+from emozoo.deploy.metadata import PREFIX, metadata_props
 from emozoo.errors import WeightsError
 
-__all__ = ["DEFAULT_OPSET", "QUANTIZE", "export_model_onnx", "export_onnx", "onnx_file_name", "quantize_dynamic"]
+__all__ = ["DEFAULT_OPSET", "QUANTIZE", "export_model_onnx", "export_onnx", "onnx_file_name", "quantize_onnx"]
 
 DEFAULT_OPSET = 18  # the dynamo exporter's native opset; 17 is the lowest accepted
 QUANTIZE = ("dynamic",)
 _EXAMPLE_BATCH = 2  # not 1: see the module docstring
 _EXTERNAL_BYTES = 1_800_000_000  # protobuf's hard limit is 2 GiB; larger weights go to model.onnx.data
+QUANT_KEY = PREFIX + "quantization"
 _VERIFY_ATOL = 1e-3  # the tests hold every family to 1e-4; this only catches a broken export
 
 
@@ -159,6 +161,22 @@ def quantize_dynamic(src: Path, dst: Path) -> None:
         )
 
 
+def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
+    """The int8 variant of an fp32 emozoo ONNX file (``export_onnx(..., quantize="dynamic")`` without re-export).
+
+    The metadata is carried over, with ``emozoo.quantization`` set to ``dynamic-int8``.
+    """
+    import onnx
+
+    src, dst = Path(src), Path(dst)
+    props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    if QUANT_KEY not in props:
+        raise WeightsError(f"{src}: no emozoo metadata; quantize a file written by export_onnx")
+    quantize_dynamic(src, dst)
+    _write_metadata(dst, {**props, QUANT_KEY: json.dumps("dynamic-int8")})
+    return dst
+
+
 def export_onnx(
     model,
     out: str | Path,
@@ -204,8 +222,7 @@ def export_onnx(
             if verify:
                 _verify(model, fp32, names)
             if quantize:
-                quantize_dynamic(fp32, path)
-                _write_metadata(path, metadata_props(model, input_name, shape, names, "dynamic-int8"))
+                quantize_onnx(fp32, path)
     finally:
         model.train(was_training)
     return path
