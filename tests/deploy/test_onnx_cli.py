@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import emozoo
 from emozoo.cli import build_parser, main
 from emozoo.commands.predict import predict
 from emozoo.deploy import load_onnx_model
 
-from .conftest import face_images, tiny_model
+from .conftest import assert_parity, face_images, tiny_model
 
 
 @pytest.fixture
@@ -57,3 +58,17 @@ def test_cli_errors_are_one_line(model_dir, tmp_path, capsys):
     assert err[-1].startswith("emozoo zoo: error: model directory not found")
     assert main(["zoo", "export", str(model_dir), str(tmp_path / "x"), "--format", "onnx", "--opset", "13"]) == 2
     assert "opset must be 17 or newer" in capsys.readouterr().err
+
+
+def test_cli_export_from_a_training_checkpoint(tmp_path, capsys):
+    """A ``.ckpt`` as ``emozoo train`` writes it (the EmotionModule holds the model as ``model``)."""
+    from emozoo.zoo.export import model_metadata
+
+    model = tiny_model("cnn-tiny", "builtin")
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "emozoo": model_metadata(model)}, tmp_path / "last.ckpt")
+    assert main(["zoo", "export", str(tmp_path / "last.ckpt"), str(tmp_path / "out"), "--format", "onnx"]) == 0
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)
+    assert_parity(want, load_onnx_model(tmp_path / "out" / "model.onnx")(x))
