@@ -141,3 +141,26 @@ def test_read_metadata_bounds_the_number_of_entries(tiny_cnn):
         read_metadata("m.onnx", props)
     props = {**_props(tiny_cnn[1]), "other.tool": "its own value"}  # another tool's key is left alone
     assert read_metadata("m.onnx", props).emotions == NAMES
+
+
+def test_gpu_providers_first_and_cpu_fallback(tiny_cnn, monkeypatch):
+    """With onnxruntime-gpu, TensorRT and CUDA come first; one that fails to start (libraries missing) falls back."""
+    import onnxruntime as ort
+
+    from emozoo.deploy.ort_model import default_providers
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider", "CUDAExecutionProvider"])
+    assert default_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    real, asked = ort.InferenceSession, []
+
+    def session(path, options, providers):
+        asked.append(list(providers))
+        if "CUDAExecutionProvider" in providers:
+            raise RuntimeError("libcudart.so.12: cannot open shared object file\nsecond line")
+        return real(path, options, providers=providers)
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    with pytest.warns(UserWarning, match="CUDAExecutionProvider failed .libcudart.so.12: cannot open.*; using the CPU"):
+        model = load_onnx_model(tiny_cnn[1])
+    assert asked == [["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]]
+    assert model.providers == ["CPUExecutionProvider"]
