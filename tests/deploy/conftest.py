@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("onnxruntime", reason="needs emozoo[onnx]")
-pytest.importorskip("onnx", reason="needs emozoo[onnx]")
-
 from tests.zoo.conftest import tiny_siglip  # noqa: F401  (a fixture)
+
+# Without the [onnx] extra there is nothing to test here (make test installs it, so CI runs these).
+collect_ignore_glob = [] if all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")) else ["test_*.py"]
 
 PARITY_ATOL = 1e-4  # the guarantee in README "Deploy with ONNX": fp32 ONNX equals torch to 1e-4
 
