@@ -1,6 +1,6 @@
 """onnxruntime vs torch eager on the CPU, fp32, and int8 (dynamic quantization) vs fp32: speed and accuracy cost.
 
-    python bench/onnx.py [--models cnn-tiny vit-b16] [--threads 1] [--exporters]
+    python bench/onnx.py [--models cnn-tiny vit-b16] [--threads 1] [--opset 18] [--exporters]
 
 Per model (random weights: only speed and fp32/int8 agreement are measured), side by side in one process with
 the same number of threads on both sides:
@@ -126,6 +126,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["cnn-tiny", "vit-b16"], help="registry names (random weights)")
     p.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     p.add_argument("--threads", type=int, default=1, help="compute threads for torch and onnxruntime alike")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset of the export (23: ONNX Attention and Gelu ops)")
     p.add_argument("--exporters", action="store_true", help="also time the TorchScript exporter (the choice)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -139,12 +140,12 @@ def main() -> None:
         for name in args.models:
             torch.manual_seed(0)
             model = create_model(name, "mlp", pretrained=None).eval()
-            fp32, t_fp32 = _export(model, Path(tmp) / name)
+            fp32, t_fp32 = _export(model, Path(tmp) / name, opset=args.opset)
             start = time.perf_counter()
             int8 = quantize_onnx(fp32, fp32.with_name("model.int8.onnx"))
             t_int8 = time.perf_counter() - start
             files = {"fp32": fp32, "int8": int8}
-            line = f"{name}: export {t_fp32:.1f} s (dynamo, checked), quantization {t_int8:.1f} s"
+            line = f"{name}: export {t_fp32:.1f} s (dynamo, opset {args.opset}, checked), quantization {t_int8:.1f} s"
             if args.exporters:
                 files["torchscript"], t_ts = _export(model, Path(tmp) / f"{name}-ts.onnx", dynamo=False)
                 line += f", TorchScript {t_ts:.1f} s"
