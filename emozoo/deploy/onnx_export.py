@@ -149,7 +149,10 @@ def quantize_dynamic(src: Path, dst: Path) -> None:
     with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
         # shape inference and graph fusions first (onnxruntime's advice): the quantizer then sees whole MatMuls
         pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(src), str(pre), save_as_external_data=external)
+        try:
+            quant_pre_process(str(src), str(pre), save_as_external_data=external)
+        except Exception:  # its shape inference takes opset 23's Attention for the contrib op of that name
+            pre = src
         # MatMul/Gemm only: every linear layer of the ViTs and heads. ConvInteger (int8 Conv) has no fast kernel
         # in onnxruntime's CPU provider and made cnn-tiny slower; a ViT's only Conv is its patch embedding.
         ort_quantize_dynamic(
