@@ -1,6 +1,6 @@
 """onnxruntime vs torch eager on the CPU, fp32, and int8 (dynamic quantization) vs fp32: speed and accuracy cost.
 
-    python bench/onnx.py [--models cnn-tiny vit-b16] [--threads 1] [--opset 18] [--exporters]
+    python bench/onnx.py [--models cnn-tiny vit-b16] [--threads 1] [--opset 23] [--exporters]
 
 Per model (random weights: only speed and fp32/int8 agreement are measured), side by side in one process with
 the same number of threads on both sides:
@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from emozoo.deploy import export_onnx, load_onnx_model
-from emozoo.deploy.onnx_export import quantize_onnx
+from emozoo.deploy.onnx_export import DEFAULT_OPSET, quantize_onnx
 from emozoo.model import create_model
 
 ROUNDS = {("cnn-tiny", 1): 30, ("cnn-tiny", 32): 8, ("vit-b16", 1): 5, ("vit-b16", 32): 2}
@@ -126,7 +126,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["cnn-tiny", "vit-b16"], help="registry names (random weights)")
     p.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     p.add_argument("--threads", type=int, default=1, help="compute threads for torch and onnxruntime alike")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset of the export (23: ONNX Attention and Gelu ops)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset of the export (18: no Attention op)")
     p.add_argument("--exporters", action="store_true", help="also time the TorchScript exporter (the choice)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

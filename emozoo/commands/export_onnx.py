@@ -11,6 +11,7 @@ import sys
 
 FORMATS = ("safetensors", "onnx")
 EXPORTERS = {"auto": None, "dynamo": True, "torchscript": False}
+DEFAULT_OPSET = 23  # as emozoo.deploy.onnx_export.DEFAULT_OPSET (not imported: it needs torch)
 
 
 def add_onnx_args(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def add_onnx_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("ONNX (--format onnx: MODEL is a zoo name, model folder, hf-hub:org/name or .ckpt)")
     g.add_argument("--format", choices=FORMATS, default="safetensors", help="what to write (default: safetensors)")
     g.add_argument("--quantize", choices=("dynamic",), default=None, help="int8 weights (model.int8.onnx)")
-    g.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
+    g.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset >= 17 (default 23; 18: older runtimes)")
     g.add_argument("--exporter", choices=tuple(EXPORTERS), default="auto", help="torch exporter (auto: dynamo)")
     g.add_argument("--encoder", default=None, help="Empathic-Insight: SigLIP2 weights (hf-hub:..., local-dir:DIR)")
     g.add_argument("--neutral-means", default=None, help="Empathic-Insight: neutral means JSON (or outputs .jsonl)")

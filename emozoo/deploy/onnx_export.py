@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -33,7 +34,7 @@ from emozoo.errors import WeightsError
 
 __all__ = ["DEFAULT_OPSET", "QUANTIZE", "export_model_onnx", "export_onnx", "onnx_file_name", "quantize_onnx"]
 
-DEFAULT_OPSET = 18  # the dynamo exporter's native opset; 17 is the lowest accepted
+DEFAULT_OPSET = 23  # ONNX's own Attention and Gelu ops: ViT-B/16 1.2x torch vs 0.83x at 18 (bench/README.md)
 QUANTIZE = ("dynamic",)
 _EXAMPLE_BATCH = 2  # not 1: see the module docstring
 _EXTERNAL_BYTES = 1_800_000_000  # protobuf's hard limit is 2 GiB; larger weights go to model.onnx.data
@@ -153,15 +154,21 @@ def quantize_dynamic(src: Path, dst: Path) -> None:
             quant_pre_process(str(src), str(pre), save_as_external_data=external)
         except Exception:  # its shape inference takes opset 23's Attention for the contrib op of that name
             pre = src
+        root = logging.getLogger()  # the quantizer warns on the root logger when pre-processing was skipped
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))
         # MatMul/Gemm only: every linear layer of the ViTs and heads. ConvInteger (int8 Conv) has no fast kernel
-        # in onnxruntime's CPU provider and made cnn-tiny slower; a ViT's only Conv is its patch embedding.
-        ort_quantize_dynamic(
-            str(pre),
-            str(dst),
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul", "Gemm"],
-            use_external_data_format=external,
-        )
+        # in onnxruntime's CPU provider and made cnn-tiny 4x slower; a ViT's only Conv is its patch embedding.
+        try:
+            ort_quantize_dynamic(
+                str(pre),
+                str(dst),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                use_external_data_format=external,
+            )
+        finally:
+            root.setLevel(level)
 
 
 def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
@@ -195,7 +202,7 @@ def export_onnx(
         model: an ``EmotionModel`` (``emozoo.load_model``/``create_model``), or a head without an image encoder
             (its input is then ``embeddings``).
         out: a ``.onnx`` file, or a folder that gets ``model.onnx`` (``model.int8.onnx`` with ``quantize``).
-        opset: ONNX opset, 17 or newer.
+        opset: ONNX opset, 17 or newer; 23 (the default) needs onnxruntime >= 1.23, use 18 for older runtimes.
         dynamo: True for torch's dynamo exporter, False for the (deprecated) TorchScript one, None for dynamo with
             a fallback to TorchScript if it fails.
         quantize: None, or ``dynamic`` for int8 weights (onnxruntime's dynamic quantization); the fp32 file is

@@ -72,3 +72,10 @@ def test_cli_export_from_a_training_checkpoint(tmp_path, capsys):
     with torch.no_grad():
         want = model(x)
     assert_parity(want, load_onnx_model(tmp_path / "out" / "model.onnx")(x))
+
+
+def test_cli_default_opset_is_the_library_default():
+    from emozoo.commands.export_onnx import DEFAULT_OPSET as CLI_OPSET
+    from emozoo.deploy.onnx_export import DEFAULT_OPSET
+
+    assert CLI_OPSET == DEFAULT_OPSET
