@@ -94,3 +94,14 @@ def test_empathic_insight_heads_alone_take_embeddings(tmp_path):
         ort_model(torch.zeros(1, 3, 32, 32))
     with pytest.raises(WeightsError, match="head without an image encoder.*--encoder"):
         load_onnx_model(path, images=True)
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_older_opsets_match_torch(opset, tmp_path):
+    """Without opset 23's Attention op (attention as MatMul/Softmax), for runtimes that cannot read 23."""
+    import onnx
+
+    model = tiny_model("vit-tiny", "timm")
+    path = export_onnx(model, tmp_path, opset=opset)
+    assert {o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")} == {opset}
+    _check(model, load_onnx_model(path))
