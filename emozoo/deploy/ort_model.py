@@ -91,6 +91,13 @@ class OrtEmotionModel:
         """One empty CPU tensor: code that finds the input device with ``next(model.parameters()).device``."""
         yield torch.empty(0)
 
+    def buffers(self) -> Iterator[torch.Tensor]:
+        return iter(())
+
+    def to(self, *args: Any, **kwargs: Any) -> OrtEmotionModel:
+        """A no-op: onnxruntime's providers, not torch, decide where the model runs; inputs stay on the CPU."""
+        return self
+
     def eval(self) -> OrtEmotionModel:
         return self
 

@@ -43,6 +43,7 @@ def test_metadata_round_trip(tiny_cnn):
     face = face_images(1, size=50)[0]
     assert torch.equal(ort_model.transform()(face), model.transform()(face))
     assert next(ort_model.parameters()).device == torch.device("cpu") and ort_model.eval() is ort_model
+    assert ort_model.to("cuda") is ort_model and list(ort_model.buffers()) == []
 
 
 def test_int8_variant(tiny_cnn, tmp_path):
