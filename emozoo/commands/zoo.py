@@ -11,6 +11,8 @@ import json
 import sys
 from dataclasses import asdict
 
+from emozoo.commands.export_onnx import add_onnx_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zoo", help="list backbones and published checkpoints", description=__doc__.splitlines()[0])
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("out", help="output directory")
     exp.add_argument("--config", default=None, help="the run's experiment YAML, when the checkpoint does not say")
     exp.set_defaults(func=run_export)
+    add_onnx_args(exp)  # --format onnx (emozoo.commands.export_onnx)
 
 
 def _fmt_params(n: int) -> str:

@@ -21,13 +21,18 @@ def load_for_inference(
     *,
     images: bool = True,
 ):
-    """``emozoo.load_model`` in eval mode on ``device``, for images or (``images=False``) for cached embeddings.
+    """``emozoo.load_model`` in eval mode on ``device``, for images or (``images=False``) for cached embeddings;
+    a ``.onnx`` file loads as an ``emozoo.deploy.OrtEmotionModel`` (onnxruntime's providers choose the device).
 
     For images, a model without an image encoder is an error that says what to pass. For embeddings, an
     Empathic-Insight release loads its heads alone unless ``encoder`` is given.
     """
     from emozoo.zoo.pretrained import load_model
 
+    if str(name_or_dir).endswith(".onnx"):  # an exported model runs through onnxruntime, with the same records
+        from emozoo.deploy import load_onnx_model
+
+        return load_onnx_model(name_or_dir, images=images)
     if not images and encoder is None:
         encoder = False
     target = resolve_device(device)  # a bad --device fails before a long load
