@@ -135,7 +135,7 @@ class TrainerConfig:
     devices: Any = "auto"
     num_nodes: int = 1
     strategy: str = "auto"
-    precision: str = "bf16-mixed"
+    precision: str = "auto"  # bf16-mixed on a bf16 GPU, 32-true on the CPU (emozoo.devices.training_precision)
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 10
     fast_dev_run: bool = False

@@ -30,6 +30,7 @@ from emozoo.callbacks import Throughput
 from emozoo.checkpointing import AtomicCheckpointIO, PruneHPCCheckpoints, newest_checkpoint
 from emozoo.config import ExperimentConfig, StageConfig, to_yaml
 from emozoo.data.datamodule import EmotionDataModule
+from emozoo.devices import training_precision
 from emozoo.errors import ConfigError
 from emozoo.finetune import apply_freeze
 from emozoo.model import EmotionModel
@@ -87,7 +88,7 @@ def _trainer(cfg: ExperimentConfig, logger, callbacks, root: Path, **kwargs: Any
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        precision=t.precision,
+        precision=training_precision(t.precision, t.accelerator),
         gradient_clip_val=t.gradient_clip_val,
         log_every_n_steps=t.log_every_n_steps,
         fast_dev_run=t.fast_dev_run,

@@ -170,3 +170,23 @@ def test_eval_on_an_accelerator_normalises_on_the_device_with_the_same_numbers(t
     elsewhere = emozoo.evaluate(model, tmp_path / "hq", **kw)
     assert seen == [False]  # uint8 images left the loader
     assert json.dumps(elsewhere, sort_keys=True, default=str) == json.dumps(on_cpu, sort_keys=True, default=str)
+
+
+def test_training_precision_auto_follows_the_documented_rule(monkeypatch):
+    from emozoo.devices import training_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_precision("auto") == "32-true"  # CPU: bf16 autocast is emulated or slower there
+    assert training_precision("bf16-mixed") == "bf16-mixed"  # an explicit choice is kept
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert training_precision("auto") == "bf16-mixed"
+    assert training_precision("auto", accelerator="cpu") == "32-true"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert training_precision("auto") == "16-mixed"
+
+
+def test_the_demo_config_lets_the_rule_choose():
+    from emozoo.config import load_config
+
+    assert load_config().trainer.precision == "auto"
