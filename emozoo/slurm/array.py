@@ -15,48 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emozoo.compare import backbone_configs
 from emozoo.errors import EmozooError
 from emozoo.slurm.render import render_job
-from emozoo.slurm.results import finished, read_plan, write_plan
+from emozoo.slurm.results import ComparePlan, finished, read_plan, write_plan
 from emozoo.slurm.settings import Launch, launch_overrides
 from emozoo.slurm.submit import Job, Submitted, queued, submit_jobs
 
 __all__ = ["ComparePlan", "CompareSubmission", "compare_jobs", "plan_compare", "submit_compare"]
-
-
-@dataclass
-class ComparePlan:
-    """What every task of a comparison runs; saved as ``<out_dir>/plan.json``."""
-
-    backbones: list[str]
-    experiment: str | None
-    overrides: list[str]  # the user's, without the keys the cluster sets
-    launch: list[str]  # the cluster's trainer settings and resume=auto
-    name: str  # the compared recipe's name; backbone b runs as <name>-<b>
-    version: str  # every backbone's run version
-    out_dir: str
-    job_name: str
-    log_dir: str
-    array_job_id: str | None = None  # set once submitted
-    array_tasks: list[int] = field(default_factory=list)  # the indices the last submission ran
-
-    def task_overrides(self, index: int) -> list[str]:
-        from emozoo.compare import backbone_overrides
-
-        return [*self.overrides, *backbone_overrides(self.backbones[index], self.name), *self.run_overrides()]
-
-    def run_overrides(self) -> list[str]:
-        return [f"version={self.version}", *self.launch]
-
-    def log(self, index: int) -> str | None:
-        if self.array_job_id is None:
-            return None
-        return f"{self.log_dir}/{self.job_name}-{self.array_job_id}_{index}.out"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""A comparison's files on disk: ``plan.json`` and ``results/<backbone>.json``, both checked when read back.
+"""A comparison's files on disk: ``plan.json`` (a ``ComparePlan``) and ``results/<backbone>.json``, checked when
+read back.
 
 Other processes (array tasks on other nodes, an earlier run of the command) wrote them, so they are validated
 before use: a file that does not parse or has the wrong shape is reported by name, never trusted.
@@ -10,18 +11,45 @@ import json
 import math
 import os
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emozoo.errors import EmozooError
 
-if TYPE_CHECKING:
-    from emozoo.slurm.array import ComparePlan
-
-__all__ = ["finished", "read_plan", "read_result", "result_path", "write_plan", "write_result"]
+__all__ = ["ComparePlan", "finished", "read_plan", "read_result", "result_path", "write_plan", "write_result"]
 
 STATUSES = ("finished", "failed")
+
+
+@dataclass
+class ComparePlan:
+    """What every task of a comparison runs; saved as ``<out_dir>/plan.json``."""
+
+    backbones: list[str]
+    experiment: str | None
+    overrides: list[str]  # the user's, without the keys the cluster sets
+    launch: list[str]  # the cluster's trainer settings and resume=auto
+    name: str  # the compared recipe's name; backbone b runs as <name>-<b>
+    version: str  # every backbone's run version
+    out_dir: str
+    job_name: str
+    log_dir: str
+    array_job_id: str | None = None  # set once submitted
+    array_tasks: list[int] = field(default_factory=list)  # the indices the last submission ran
+
+    def task_overrides(self, index: int) -> list[str]:
+        from emozoo.compare import backbone_overrides
+
+        return [*self.overrides, *backbone_overrides(self.backbones[index], self.name), *self.run_overrides()]
+
+    def run_overrides(self) -> list[str]:
+        return [f"version={self.version}", *self.launch]
+
+    def log(self, index: int) -> str | None:
+        if self.array_job_id is None:
+            return None
+        return f"{self.log_dir}/{self.job_name}-{self.array_job_id}_{index}.out"
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -42,8 +70,6 @@ def read_plan(path: str | Path) -> ComparePlan:
     Raises:
         EmozooError: missing, not JSON, or not a plan (names the file and the key).
     """
-    from emozoo.slurm.array import ComparePlan
-
     path = Path(path)
     try:
         data = json.loads(path.read_text())
