@@ -44,6 +44,7 @@ from emozoo.metrics.interrater import MIN_SHARED
 from emozoo.metrics.kappa import bin_ratings, kappa_confusion, kappa_from_confusion
 from emozoo.metrics.krippendorff import krippendorff_alpha
 from emozoo.metrics.spearman import emotion_spearman
+from emozoo.metrics.verdict import verdict_sentence
 from emozoo.taxonomy import NAMES
 
 __all__ = ["KAPPA_CLASSES", "SCALE_MAX", "agreement_report", "mann_whitney", "unit_values", "verdict_sentence"]
@@ -194,23 +195,6 @@ def mann_whitney(model_units: Sequence[float], human_units: Sequence[float]) -> 
         res.update(mean_difference=_num(x.mean() - y.mean()), prob_model_higher=prob, direction=direction)
     res["verdict"] = verdict_sentence(res)
     return res
-
-
-def verdict_sentence(mw: dict[str, Any], name: str = "the model") -> str:
-    """The Mann–Whitney result in words that cannot be misread."""
-    if mw["direction"] is None:
-        return f"not testable: {mw['n_model']} model–human and {mw['n_human']} human–human κ units"
-    p = f"p = {mw['p_value']:.4g}"
-    if mw["direction"] == "indistinguishable":
-        return (
-            f"{name} is indistinguishable from an annotator: its κ with the raters is within their κ with each "
-            f"other ({p} > {mw['threshold']})"
-        )
-    word = "more" if mw["direction"] == "better" else "less"
-    return (
-        f"{name} agrees with the raters {word} than they agree with each other: {mw['direction']} than an "
-        f"annotator ({p} <= {mw['threshold']}; P(model κ > human κ) = {mw['prob_model_higher']:.2f})"
-    )
 
 
 def agreement_report(

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emozoo.metrics.agreement import verdict_sentence
 from emozoo.metrics.plots import plot_alpha_kappa, plot_kappa_boxes, plot_spearman_bars, plot_vote_splits
+from emozoo.metrics.verdict import verdict_sentence
 
 __all__ = ["render_interrater_markdown", "render_markdown", "write_interrater_report", "write_report"]
 
