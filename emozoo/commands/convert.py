@@ -3,7 +3,7 @@
 Registered under ``emozoo shards`` by ``emozoo.commands.shards`` (this module's ``register`` gets the ``shards``
 sub-subparsers). Examples::
 
-    emozoo shards convert binary shared/emonet/binary.csv --images data/binary-images --out shards/emonet/binary
+    emozoo shards convert binary tests/fixtures/emonet/binary.csv --images data/binary-images --out shards/emonet/binary
     emozoo shards convert hq data/emonet-face-hq/ --out shards/emonet/hq          # HF parquet, images embedded
     emozoo shards convert big data/emonet-face-big/ --map label=annotation --out shards/emonet/big
 """

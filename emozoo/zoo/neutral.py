@@ -1,7 +1,7 @@
 """Neutral means of the Empathic-Insight heads: the per-emotion score of neutral faces, subtracted before the softmax.
 
 Two sources are read: a JSON object keyed by emotion name, slug or ``model_<slug>_best`` (values are numbers or
-``{"mean": x}``), and a JSONL of published outputs such as ``shared/emonet/ferd.jsonl``, where each line's
+``{"mean": x}``), and a JSONL of published outputs such as ``tests/fixtures/emonet/ferd.jsonl``, where each line's
 ``results[model_<slug>_best]`` has ``raw`` and ``mean_subtracted``: their difference is the neutral mean, and it
 must be the same on every line (checked).
 """
