@@ -89,6 +89,9 @@ class ShardDataConfig:
     augment: bool = True
     max_bad_fraction: float = 0.01  # stop when more than this fraction of samples is undecodable or invalid
     embeddings: str | None = None  # root of cached embeddings (emozoo embed), read instead of root; None: images
+    # decoded, cropped training images kept in shared memory across epochs, up to this many MiB per device (at most
+    # half the free /dev/shm); 0: decode every epoch. 24k faces at 64 px take 281 MiB.
+    cache_mb: int = 1024
 
 
 @dataclass
@@ -324,6 +327,8 @@ def _check_values(cfg: ExperimentConfig) -> None:
         )
     if not 0.0 <= cfg.data.max_bad_fraction <= 1.0:
         raise ConfigError(f"data.max_bad_fraction must be in [0, 1], got {cfg.data.max_bad_fraction}")
+    if cfg.data.cache_mb < 0:
+        raise ConfigError(f"data.cache_mb must be >= 0 (0 turns the decode cache off), got {cfg.data.cache_mb}")
 
 
 def to_yaml(cfg: ExperimentConfig) -> str:

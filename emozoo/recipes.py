@@ -138,6 +138,7 @@ def _datamodule(cfg: ExperimentConfig, model: EmotionModel, stage: StageConfig |
         augment=d.augment,
         seed=cfg.seed,
         embeddings=d.embeddings,
+        cache_mb=d.cache_mb,
     )
 
 

@@ -64,13 +64,23 @@ class BatchNormalize:
 class ImageTransform:
     """A model's preprocessing as its two halves; calling it on one image runs both.
 
+    The per-sample half is itself two steps: ``geometry``, a function of the image alone (what a decode cache may
+    keep, ``emozoo.data.sample_cache``), then ``augment``, the random part of training (a flip of the uint8 tensor).
+
     Attributes:
-        sample: PIL image (any size, any mode) to a uint8 ``(3, H, W)`` tensor of the input size.
+        geometry: PIL image (any size, any mode) to a uint8 ``(3, H, W)`` tensor of the input size; deterministic.
         batch: uint8 images (one or a batch) to the normalised float32 the model takes.
+        augment: random uint8-tensor-to-uint8-tensor steps after ``geometry`` (training), or None.
     """
 
-    sample: T.Compose
+    geometry: T.Compose
     batch: BatchNormalize
+    augment: T.Compose | None = None
+
+    @property
+    def sample(self) -> T.Compose:
+        """The whole per-sample half: ``geometry`` then ``augment``."""
+        return T.Compose([*self.geometry.transforms, *(self.augment.transforms if self.augment else [])])
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
         return self.batch(self.sample(img))
@@ -90,9 +100,9 @@ def create_transform(cfg: DataConfig, train: bool = False) -> ImageTransform:
     else:
         scale = int(math.floor(min(h, w) / cfg.crop_pct))
         geometry = [T.Resize(scale, interpolation=interp, antialias=True), T.CenterCrop((h, w))]
-    aug = [T.RandomHorizontalFlip()] if train else []
-    sample = T.Compose([T.Lambda(_to_rgb), T.PILToTensor(), *geometry, *aug])
-    return ImageTransform(sample, BatchNormalize.from_config(cfg))
+    augment = T.Compose([T.RandomHorizontalFlip()]) if train else None
+    geometry = T.Compose([T.Lambda(_to_rgb), T.PILToTensor(), *geometry])
+    return ImageTransform(geometry, BatchNormalize.from_config(cfg), augment)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -24,6 +24,7 @@ from emozoo.backbones import DataConfig, create_transform
 from emozoo.backbones.transforms import BatchNormalize
 from emozoo.data.embeddings import check_compatible
 from emozoo.data.pipeline import batches_per_worker, eval_pipeline, make_loader, train_pipeline
+from emozoo.data.sample_cache import SampleCache
 from emozoo.data.shardset import ShardSet, find_shards
 from emozoo.errors import DataError
 
@@ -49,6 +50,8 @@ class EmotionDataModule(L.LightningDataModule):
         seed: seeds shard resampling.
         embeddings: root of embedding shard sets (``<embeddings>/<subset>/<split>-*.tar`` from ``emozoo embed``)
             used instead of ``root``; None reads ``root``, which may itself hold embedding shard sets.
+        cache_mb: shared memory for the training images after their deterministic preprocessing, so each is
+            decoded once per fit instead of once per epoch (``emozoo.data.sample_cache``); 0 turns it off.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class EmotionDataModule(L.LightningDataModule):
         augment: bool = True,
         seed: int = 0,
         embeddings: str | None = None,
+        cache_mb: int = 0,
     ):
         super().__init__()
         self.root = root
@@ -83,6 +87,7 @@ class EmotionDataModule(L.LightningDataModule):
         self.shuffle_buffer = shuffle_buffer
         self.augment = augment
         self.seed = seed
+        self.cache_mb = cache_mb
         self._loaders: list = []
         # the transform's per-batch half, applied on the device (the same for train and eval transforms)
         self._normalize = BatchNormalize.from_config(image_config) if image_config is not None else None
@@ -174,12 +179,19 @@ class EmotionDataModule(L.LightningDataModule):
             embeddings=shards.embedding is not None,
             normalize=not self._normalize_on_device(),
             start_epoch=self.trainer.current_epoch if self.trainer is not None else 0,  # resumed: go on from there
+            cache=self._cache(shards),
         )
         # The length lets the progress bar and the LR schedule know the epoch size; every rank has the same.
         with warnings.catch_warnings():  # webdataset says __len__ does not cut the epoch: with_epoch already does
             warnings.filterwarnings("ignore", message=r"\.with_length\(\) only sets", category=UserWarning)
             pipe = pipe.with_length(per_worker * workers)
         return self._keep(make_loader(pipe, self.num_workers))
+
+    def _cache(self, shards: ShardSet) -> SampleCache | None:
+        """A decode cache for the training shards: images only, and only with a budget and per-shard counts."""
+        if self.cache_mb <= 0 or shards.embedding is not None or self.image_config is None or not shards.counts:
+            return None
+        return SampleCache(shards.urls, shards.counts, self.image_config.input_size, self.cache_mb * 2**20)
 
     def _eval_loader(self, shards: ShardSet | None, with_raters: bool):
         if shards is None:

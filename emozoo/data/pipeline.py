@@ -45,6 +45,7 @@ import webdataset as wds
 from emozoo.backbones.transforms import BatchNormalize, ImageTransform
 from emozoo.data.batch_buffers import BatchBuffers
 from emozoo.data.decode import decode_embedding, decode_image, read_labels
+from emozoo.data.sample_cache import SampleCache, numbered
 from emozoo.data.schema import BadSample, target_arrays
 from emozoo.data.tario import tar_samples
 
@@ -75,6 +76,19 @@ class _BadLog:
         return items
 
 
+def _image(sample: dict[str, Any], transform: Callable | None, cache: SampleCache | None) -> Any:
+    """The sample's image through ``transform``; its deterministic half from ``cache`` when it is there."""
+    if cache is None or not isinstance(transform, ImageTransform):
+        img = decode_image(sample)
+        return transform(img) if transform is not None else img
+    slot = cache.slot(sample)
+    img = cache.get(slot)
+    if img is None:
+        img = transform.geometry(decode_image(sample))
+        cache.put(slot, img)
+    return transform.augment(img) if transform.augment is not None else img
+
+
 def _samples(
     src: Iterator[dict[str, Any]],
     transform: Callable | None,
@@ -83,6 +97,7 @@ def _samples(
     log: _BadLog,
     with_image: bool = True,
     embeddings: bool = False,
+    cache: SampleCache | None = None,
 ) -> Iterator[dict[str, Any]]:
     for sample in src:
         key = sample.get("__key__", "?")
@@ -92,8 +107,7 @@ def _samples(
             if embeddings:
                 out["embedding"] = decode_embedding(sample)
             elif with_image:
-                img = decode_image(sample)
-                out["image"] = transform(img) if transform is not None else img
+                out["image"] = _image(sample, transform, cache)
         except BadSample as err:
             log.items.append(f"{sample.get('__url__', '?')}:{key}: {err}")
             continue
@@ -113,6 +127,14 @@ def split_transform(transform: Callable | None) -> tuple[Callable | None, BatchN
     if isinstance(transform, ImageTransform):
         return transform.sample, transform.batch
     return transform, None
+
+
+def _per_sample(transform: Callable | None, cache: SampleCache | None) -> Callable | None:
+    """What ``_samples`` runs per sample: the ``ImageTransform``'s per-sample half, whole when there is a cache
+    (``_image`` then runs its ``geometry`` and ``augment`` apart), else as ``split_transform`` gives it."""
+    if cache is not None and isinstance(transform, ImageTransform):
+        return ImageTransform(transform.geometry, None, transform.augment)
+    return split_transform(transform)[0]
 
 
 def _batched(
@@ -240,6 +262,7 @@ def train_pipeline(
     embeddings: bool = False,
     normalize: bool = True,
     start_epoch: int = 0,
+    cache: SampleCache | None = None,
 ) -> wds.DataPipeline:
     """An endless resampled stream cut to ``batches_per_worker`` batches per worker and epoch.
 
@@ -247,18 +270,22 @@ def train_pipeline(
     ``normalize=False``, images stay uint8 and the caller applies ``transform.batch`` to the batch
     (after moving it to the device: a quarter of the bytes cross from the workers). ``start_epoch``: the epoch the
     first pass is (a resumed run continues with that epoch's shard draws and order, not the first epoch's).
+    ``cache``: a ``SampleCache`` over ``urls`` (made before the loader's workers start) that keeps each image after
+    the transform's ``geometry``, so later visits only run its ``augment``; the stream is the same either way.
     """
     log, buffers = _BadLog(), BatchBuffers()
-    per_sample, per_batch = split_transform(transform)
+    per_batch = split_transform(transform)[1]
+    per_sample = _per_sample(transform, cache)
     per_batch = per_batch if normalize else None
     # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
     shards = wds.ResampledShards(urls, seed=0, worker_seed=functools.partial(_stream_seed, seed, 0), deterministic=True)
     shards.epoch = start_epoch - 1  # it adds 1 before each pass
+    reader = tar_samples(handler=log.shard_error)
     pipe = wds.DataPipeline(
         shards,
-        tar_samples(handler=log.shard_error),
+        reader if cache is None else numbered(reader),
         _SeededShuffle(shuffle_buffer, initial=min(shuffle_buffer, 100), seed=seed, start_epoch=start_epoch),
-        lambda src: _samples(src, per_sample, targets, None, log, embeddings=embeddings),
+        lambda src: _samples(src, per_sample, targets, None, log, embeddings=embeddings, cache=cache),
         lambda src: _batched(src, batch_size, False, log, per_batch, buffers),
     ).with_epoch(batches_per_worker)
     pipe.batch_buffers = buffers

@@ -23,6 +23,11 @@ class ShardSet:
     manifest: dict = field(default_factory=dict)
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Samples per shard file name, as ``manifest.json`` records them (empty without a manifest)."""
+        return _manifest_counts(self.manifest, self.split)[1]
+
+    @property
     def embedding(self) -> dict | None:
         """The manifest's ``embedding`` section for cached embeddings (``emozoo embed``); None for images."""
         return self.manifest.get("embedding")
