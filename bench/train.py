@@ -2,16 +2,18 @@
 
     python bench/train.py [--backbone cnn-tiny] [--steps 60] [--warmup 5] [--batch 64] [--size 64] [--rounds 5]
                           [--threads 1] [--device cpu|cuda] [--freeze none|all|last_n_blocks=N] [--peak-tflops X]
+                          [--precision auto|bf16-mixed|32-true]
 
     # the H100 figures (issue #7): SigLIP2-so400m at 384 px, frozen encoder and full fine-tune
     python bench/train.py --device cuda --backbone siglip2-so400m-16-384 --size 384 --batch 64 --freeze all
     python bench/train.py --device cuda --backbone siglip2-so400m-16-384 --size 384 --batch 32 --freeze none
 
 The Lightning side is the real thing users run: ``EmotionModule`` (masked losses, per-step logging, bad-sample
-accounting, AdamW with weight-decay groups, warm-up + cosine schedule) under ``L.Trainer`` with bf16-mixed
-precision and gradient clipping. The hand-written side is the same model and the same step written directly in
-PyTorch: bf16 autocast on the same device, the same ``total_loss``, AdamW, clipping. Both run over the same in-memory
-batches, so the ratio is the cost of the framework alone. Steady-state images/s are timed after ``--warmup``
+accounting, AdamW with weight-decay groups, warm-up + cosine schedule) under ``L.Trainer`` with the training
+precision (``--precision``; ``auto`` is the training default, ``emozoo.devices.training_precision``: fp32 on a
+CPU) and gradient clipping. The hand-written side is the same model and the same step written directly in
+PyTorch: the same autocast on the same device, the same ``total_loss``, AdamW, clipping. Both run over the same
+in-memory batches, so the ratio is the cost of the framework alone. Steady-state images/s are timed after ``--warmup``
 steps (allocator and first-call costs), in alternating rounds so that machine noise hits both alike; the ratio is
 the median of the paired rounds' ratios. Goal >= 0.95.
 
@@ -36,6 +38,7 @@ import lightning as L
 import torch
 
 import emozoo
+from emozoo.devices import training_precision
 from emozoo.finetune import apply_freeze
 from emozoo.losses import total_loss
 from emozoo.module import EmotionModule
@@ -89,7 +92,13 @@ def step_flops(model: torch.nn.Module, batch: dict, device: str) -> float:
     return float(counter.get_total_flops())
 
 
-def hand_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu") -> float:
+def _autocast(device: str, precision: str):
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
+
+
+def hand_loop(
+    model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu", precision: str = "bf16-mixed"
+) -> float:
     """Steady-state images/s of a plain PyTorch loop over ``data`` (the first ``warmup`` steps untimed)."""
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
@@ -99,7 +108,7 @@ def hand_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float, 
         if step == warmup:
             _sync(device)
             start = time.perf_counter()
-        with torch.autocast(device, dtype=torch.bfloat16):
+        with _autocast(device, precision):
             out = model(batch["image"])
         loss = total_loss(out, batch, WEIGHTS)["loss"]
         opt.zero_grad(set_to_none=True)
@@ -124,14 +133,16 @@ class _Timer(L.Callback):
         self.end = time.perf_counter()
 
 
-def lightning_loop(model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu") -> float:
+def lightning_loop(
+    model: torch.nn.Module, data: list[dict], warmup: int, lr: float, device: str = "cpu", precision: str = "bf16-mixed"
+) -> float:
     """Steady-state images/s of ``EmotionModule`` under ``L.Trainer`` over ``data``."""
     module = EmotionModule(model, WEIGHTS, lr=lr)
     timer = _Timer(warmup, device)
     trainer = L.Trainer(
         accelerator=device,
         devices=1,
-        precision="bf16-mixed",
+        precision=precision,
         max_steps=len(data),
         logger=False,
         enable_checkpointing=False,
@@ -157,7 +168,9 @@ def main() -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--freeze", default="none", help="backbone freeze: none | all | last_n_blocks=N")
     p.add_argument("--peak-tflops", type=float, default=None, help="dense bf16 peak of the device, for MFU")
+    p.add_argument("--precision", default="auto", choices=("auto", "bf16-mixed", "32-true"))
     args = p.parse_args()
+    precision = training_precision(args.precision, args.device)
     if not 0 <= args.warmup < args.steps:
         p.error(f"--warmup {args.warmup} must be at least 0 and below --steps {args.steps}")
     torch.set_num_threads(args.threads)
@@ -179,13 +192,13 @@ def main() -> None:
     flops = step_flops(model(), data[0], args.device)
     print(
         f"{name}: backbone={args.backbone} freeze={args.freeze} batch={args.batch} size={args.size} "
-        f"steps={args.steps} (warm-up {args.warmup}), bf16 autocast, {args.rounds} alternating rounds; "
+        f"steps={args.steps} (warm-up {args.warmup}), precision {precision}, {args.rounds} alternating rounds; "
         f"{flops / args.batch / 1e9:.1f} GFLOPs per image per training step"
     )
     hand, light = [], []
     for r in range(args.rounds):
-        hand.append(hand_loop(model(), data, args.warmup, 1e-3, args.device))
-        light.append(lightning_loop(model(), data, args.warmup, 1e-3, args.device))
+        hand.append(hand_loop(model(), data, args.warmup, 1e-3, args.device, precision))
+        light.append(lightning_loop(model(), data, args.warmup, 1e-3, args.device, precision))
         print(f"  round {r + 1}: hand-written {hand[-1]:8.1f} img/s, Lightning {light[-1]:8.1f} img/s")
     ratio = statistics.median(lt / h for h, lt in zip(hand, light))
     for label, rates in (("hand-written loop", hand), ("Lightning", light)):
