@@ -142,16 +142,17 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=40, help="training steps per timed pass")
     p.add_argument("--only", nargs="+", default=["gen", "cache", "workers", "precision"])
+    p.add_argument("--shards", default=None, help="an existing SynthFace root (its big/train) instead of --faces new")
     args = p.parse_args()
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if "gen" in args.only:
         bench_gen(60, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         if {"cache", "workers"} & set(args.only):
-            generate_synthface(
-                tmp, num_big=args.faces, num_binary=0, num_hq_val=0, num_hq_test=0, image_size=GEN_SIZE, progress=False
-            )
-            shards = find_shards(tmp, "big", "train")
+            if args.shards is None:
+                kwargs = {"num_binary": 0, "num_hq_val": 0, "num_hq_test": 0, "image_size": GEN_SIZE}
+                generate_synthface(tmp, num_big=args.faces, progress=False, **kwargs)
+            shards = find_shards(args.shards or tmp, "big", "train")
             if "cache" in args.only:
                 bench_cache(shards, args.steps, args.rounds)
             if "workers" in args.only:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 import emozoo
-from emozoo.config import config_dir, load_config
+from emozoo.config import BackboneConfig, ExperimentConfig, config_dir, load_config
 from emozoo.resources import packaged_path
 from emozoo.zoo.manifest import get_entry, manifest_paths
 
@@ -25,7 +27,9 @@ def test_outside_a_checkout_the_packaged_files_are_read(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOZOO_ZOO", raising=False)
     assert config_dir() == packaged_path("configs") == PACKAGE / "configs"
     cfg = load_config()
-    assert (cfg.name, cfg.backbone.name, cfg.backbone.img_size) == ("synthface-demo", "cnn-tiny", 64)
+    shipped = yaml.safe_load((PACKAGE / "configs" / "default.yaml").read_text())  # not the dataclass defaults
+    assert (cfg.name, cfg.backbone.name) == ("synthface-demo", "cnn-tiny") != (ExperimentConfig().name, "vit-tiny")
+    assert cfg.backbone.img_size == shipped["backbone"]["img_size"] != BackboneConfig().img_size
     assert load_config("smoke").name == "smoke"
     assert manifest_paths() == [PACKAGE / "assets" / "zoo.yaml"]
 

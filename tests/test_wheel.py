@@ -17,6 +17,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import tiny_run_overrides
 
@@ -69,7 +70,9 @@ def test_the_installed_package_is_the_wheel(installed):
 def test_print_config_is_the_demo_not_the_dataclass_defaults(installed):
     venv, env, work = installed
     out = _run([str(venv / "bin" / "emozoo"), "train", "--print-config"], work, env).stdout
-    assert "name: cnn-tiny" in out and "img_size: 64" in out and "name: synthface-demo" in out, out
+    shipped = yaml.safe_load((REPO / "emozoo" / "configs" / "default.yaml").read_text())
+    size = shipped["backbone"]["img_size"]
+    assert "name: cnn-tiny" in out and f"img_size: {size}" in out and "name: synthface-demo" in out, out
 
 
 def test_zoo_list_reads_the_shipped_manifest(installed):

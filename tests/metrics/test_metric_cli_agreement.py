@@ -95,7 +95,7 @@ def write(path: Path, text: str) -> Path:
         ("path,annotator,value,emotion\nx,r,1,Anger\nx,r,0,Anger\n", [], ":3: a second rating"),
         ("path,annotator,value,emotion\n", [], "no ratings"),
         ("", [], "present: none"),
-        ("path,annotator,value,emotion\nx,r,9,Anger\ny,r,1,Anger\n", [], r":2: value .9. is outside the 0-7 rating scale"),
+        ("path,annotator,value,emotion\nx,r,9,Anger\ny,r,1,Anger\n", [], r":2: value .9. is outside the 0-7"),
         ("path,annotator,Amusement,Nonsense\nx,r,1,2\n", [], "column 'Nonsense'"),
         ("path,annotator,arousal\nx,r,1\n", [], "no emotion columns"),
         ("path,annotator,value,emotion\nx,r,1,Anger\n", ["--num-classes", "1"], "num_classes must be at least 2"),
