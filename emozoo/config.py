@@ -90,7 +90,7 @@ class ShardDataConfig:
     max_bad_fraction: float = 0.01  # stop when more than this fraction of samples is undecodable or invalid
     embeddings: str | None = None  # root of cached embeddings (emozoo embed), read instead of root; None: images
     # decoded, cropped training images kept in shared memory across epochs, up to this many MiB per device (at most
-    # half the free /dev/shm); 0: decode every epoch. 24k faces at 64 px take 281 MiB.
+    # half the free /dev/shm); 0: decode every epoch. 24k faces at 48 px take 158 MiB.
     cache_mb: int = 1024
 
 
