@@ -4,7 +4,11 @@ Tables come from other people. A row naming ``/proc/self/environ``, ``../../.ssh
 either must not end up in shards that the user then publishes. ``confine`` refuses a path that leaves the root
 (absolute, ``..``, or through a symlink); ``read_confined`` then opens the checked path from the root down, one
 component at a time with ``O_NOFOLLOW``, so a symlink swapped in after the check cannot lead out either. Only
-regular files are read: a FIFO would block, and ``/dev/zero`` never ends.
+regular files are read: a FIFO would block, and ``/dev/zero`` never ends. Below a root, a file with more than one
+hard link is refused too: its other name may lie anywhere on the same file system (``/etc/shadow`` hard-linked into
+a folder that was unpacked from someone's archive), and nothing in the file says where. Every file is read only up
+to ``max_file_bytes()`` (``EMOZOO_MAX_FILE_BYTES``, default 256 MiB): an image of the 40-megapixel cap fits well
+within it, and a table naming a huge file must not fill the memory before the image decoder sees a byte.
 """
 
 from __future__ import annotations
@@ -15,7 +19,27 @@ import stat
 
 from emozoo.errors import DataError
 
-__all__ = ["RefusedFile", "confine", "read_confined"]
+__all__ = ["RefusedFile", "confine", "max_file_bytes", "read_confined"]
+
+DEFAULT_MAX_FILE_BYTES = 256 * 2**20
+
+
+def max_file_bytes() -> int:
+    """The largest file ``read_confined`` reads: ``EMOZOO_MAX_FILE_BYTES`` if set, else 256 MiB.
+
+    Raises:
+        DataError: the variable is set to something other than a positive integer.
+    """
+    raw = os.environ.get("EMOZOO_MAX_FILE_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_FILE_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise DataError(f"EMOZOO_MAX_FILE_BYTES={raw!r}: expected a positive number of bytes, e.g. 268435456")
+    return value
 
 
 class RefusedFile(DataError):
@@ -51,9 +75,11 @@ def read_confined(path: str | os.PathLike, root: str | os.PathLike | None) -> by
     ``confine`` checked is opened.
 
     Raises:
-        RefusedFile: the path leaves ``root``, a symlink appeared on it, or it is not a regular file.
+        RefusedFile: the path leaves ``root``, a symlink appeared on it, it is not a regular file, it has more than
+            one hard link (only below a ``root``), or it is larger than ``max_file_bytes()``.
         OSError: the file is missing or unreadable.
     """
+    cap = max_file_bytes()
     if root is None:
         fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     elif not _OPENAT:
@@ -74,9 +100,18 @@ def read_confined(path: str | os.PathLike, root: str | os.PathLike | None) -> by
                     raise RefusedFile(f"a symlink appeared on the path below the image root {root}") from None
                 raise
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise RefusedFile("not a regular file")
-        return f.read()
+        if root is not None and info.st_nlink > 1:
+            raise RefusedFile(
+                f"a hard link ({info.st_nlink} names): its other name may lie outside the image root; copy the file, "
+                f"or pass --allow-outside-root if you trust the folder"
+            )
+        data = f.read(cap + 1)  # at most one byte past the cap, even if the file grew after fstat
+        if len(data) > cap:
+            raise RefusedFile(f"larger than {cap} bytes (EMOZOO_MAX_FILE_BYTES)")
+        return data
 
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a writer

@@ -72,8 +72,8 @@ def table(tree: Path, refs: list[str]) -> Path:
     return path
 
 
-def convert(tree: Path, refs: list[str], **kwargs) -> tuple[dict, Path]:
-    out = tree / "out"
+def convert(tree: Path, refs: list[str], out_name: str = "out", **kwargs) -> tuple[dict, Path]:
+    out = tree / out_name
     manifest = convert_emonet("binary", [table(tree, refs)], out, splits="train=1", progress=False, **kwargs)
     return manifest, out
 
@@ -271,3 +271,39 @@ def test_the_manifest_lists_every_refusal_as_json(tree):
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk["refused_images"] == manifest["refused_images"]
     assert [b["image"] for b in on_disk["refused_images"]["images"]] == ["/etc/hostname", "../x/y.png"]
+
+
+def test_a_hard_link_inside_the_root_is_refused(tree):
+    # The other name of a hard link may lie anywhere on the file system; nothing in the file says where.
+    os.link(tree / "outside" / "face.png", tree / "data" / "imgs" / "linked.png")
+    manifest, out = convert(tree, ["imgs/linked.png"])
+    assert_only_the_good_images(out, tree)
+    [refusal] = manifest["refused_images"]["images"]
+    assert refusal["reason"].startswith("a hard link (2 names)") and "--allow-outside-root" in refusal["reason"]
+    # Trusted folders still work: the flag reads it (the hard link is a valid image).
+    manifest, out = convert(tree, ["imgs/linked.png"], "out-trusted", allow_outside_root=True)
+    assert png(99) in members(out).values()
+
+
+def test_a_file_over_the_size_cap_is_refused_before_it_is_read_whole(tree, monkeypatch):
+    big = tree / "data" / "imgs" / "big.png"
+    big.write_bytes(png(30) + b"\0" * 5000)  # a PNG with trailing bytes: it decodes, but is over a 2 kB cap
+    monkeypatch.setenv("EMOZOO_MAX_FILE_BYTES", "2000")
+    assert len(read_confined("imgs/good0.png", str((tree / "data").resolve()))) < 2000
+    with pytest.raises(RefusedFile, match=r"larger than 2000 bytes \(EMOZOO_MAX_FILE_BYTES\)"):
+        read_confined("imgs/big.png", str((tree / "data").resolve()))
+    manifest, out = convert(tree, ["imgs/big.png"])
+    assert_only_the_good_images(out, tree)
+    assert [b["reason"] for b in manifest["refused_images"]["images"]] == [
+        "larger than 2000 bytes (EMOZOO_MAX_FILE_BYTES)"
+    ]
+    monkeypatch.delenv("EMOZOO_MAX_FILE_BYTES")
+    _, out = convert(tree, ["imgs/big.png"])
+    assert big.read_bytes() in members(out).values()
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_a_bad_size_cap_is_a_one_line_error(tree, monkeypatch, capsys, value):
+    monkeypatch.setenv("EMOZOO_MAX_FILE_BYTES", value)
+    with pytest.raises(DataError, match=f"EMOZOO_MAX_FILE_BYTES='{value}': expected a positive number of bytes"):
+        read_confined("imgs/good0.png", str((tree / "data").resolve()))
