@@ -4,6 +4,9 @@
 the frames it yields, so a one-hour clip needs the memory of a one-minute clip. A file that breaks part-way
 yields every frame it could decode, then raises :class:`VideoError` (one line; ``frames_read`` and ``time``
 say how far it got), so the caller keeps what it has and reports the rest.
+
+Frames come the way a player shows them: a phone clip held upright is stored sideways with a display-matrix
+rotation, which ``upright`` applies, as FFmpeg's player and ``ffmpeg`` itself do (``autorotate``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from PIL import Image
 
 from emozoo.errors import ConfigError, DataError
 
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoFrame", "is_video", "iter_frames"]
+__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoFrame", "is_video", "iter_frames", "upright"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 # a clip whose last decoded frame ends this much before the container's stated duration was cut short
@@ -43,6 +46,20 @@ class VideoFrame:
 def is_video(path: str | Path) -> bool:
     """Whether ``path``'s suffix is a video container emozoo reads."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+_QUARTER_TURNS = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+
+
+def upright(image: Image.Image, rotation: float) -> Image.Image:
+    """``image`` turned the way its display matrix says: ``rotation`` degrees counterclockwise (PyAV's
+    ``VideoFrame.rotation``; a phone held upright records -90). Quarter turns are exact (a transpose)."""
+    turn = round(rotation) % 360
+    if turn == 0:
+        return image
+    if turn in _QUARTER_TURNS:
+        return image.transpose(_QUARTER_TURNS[turn])
+    return image.rotate(rotation, resample=Image.BILINEAR, expand=True)
 
 
 def _one_line(err: Exception) -> str:
@@ -86,8 +103,8 @@ def iter_frames(path: str | Path, fps: float = 2.0) -> Iterator[VideoFrame]:
                 # a frame is due when it reaches the next tick; a tiny tolerance absorbs pts rounding
                 if t + 1e-3 / rate < tick / fps:
                     continue
-                # the stored orientation: a display-matrix rotation (phone clips held upright) is not applied yet
-                yield VideoFrame(round(t, 6), int(round(t * rate)), decoded.to_image())
+                image = upright(decoded.to_image(), decoded.rotation)  # as a player shows it
+                yield VideoFrame(round(t, 6), int(round(t * rate)), image)
                 yielded += 1
                 tick = int(t * fps + 1e-6) + 1
         except av.error.FFmpegError as e:

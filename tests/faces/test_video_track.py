@@ -120,3 +120,46 @@ def test_faces_in_a_video_keep_their_tracks(tmp_path):
     (frame, whole), *_ = faces_in_video(path, fps=0.5, mode="none")
     assert frame.frame == 0 and whole[0][0] is None and whole[0][1].image.size == (560, 400)
     assert Image.open(out).size[0] > 400
+
+
+def _sideways(path, rotation: float, size=(64, 32)) -> None:
+    """A clip stored ``size`` with a white band on the left, and a display matrix turning it ``rotation`` degrees."""
+    import av
+
+    pixels = np.zeros((size[1], size[0], 3), np.uint8)
+    pixels[:, : size[0] // 4] = 255
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.set_display_rotation(rotation)
+        for _ in range(5):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("rotation", "size", "band"),
+    [
+        (0, (64, 32), "left"),
+        (90, (32, 64), "bottom"),  # counterclockwise: the left edge goes to the bottom
+        (-90, (32, 64), "top"),  # a phone held upright: clockwise, the left edge goes to the top
+        (180, (64, 32), "right"),
+    ],
+)
+def test_frames_come_upright_as_a_player_shows_them(tmp_path, rotation, size, band):
+    path = tmp_path / "phone.mp4"
+    _sideways(path, rotation)
+    [first, *_] = list(iter_frames(path, fps=10))
+    assert first.image.size == size
+    gray = np.asarray(first.image.convert("L"), dtype=float)
+    h, w = gray.shape
+    edges = {
+        "left": gray[:, : w // 8].mean(),
+        "right": gray[:, -w // 8 :].mean(),
+        "top": gray[: h // 8].mean(),
+        "bottom": gray[-h // 8 :].mean(),
+    }
+    assert max(edges, key=edges.get) == band and edges[band] > 200, edges
