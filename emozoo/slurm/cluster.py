@@ -32,6 +32,8 @@ class ClusterConfig:
     time: str = "24:00:00"
     stage_time: dict[str, str] = field(default_factory=dict)  # per chained stage or "eval"; default: time
     leaderboard_time: str = "00:30:00"  # the comparison's leaderboard job (one CPU task)
+    # its partition (e.g. a CPU one; the array's constraint is then left out); None: the array's partition
+    leaderboard_partition: str | None = None
     log_dir: str = "logs/slurm"
     signal_seconds: int = 90  # SIGUSR1 this many seconds before the time limit
     requeue: bool = True

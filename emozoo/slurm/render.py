@@ -46,9 +46,10 @@ def _header(cluster: ClusterConfig, job_name: str, time: str, array: str | None,
         opts.append(f"--array={array}")
     opts += [f"--output={c.log_dir}/{pattern}.out", f"--error={c.log_dir}/{pattern}.err"]
     opts.append("--open-mode=append")  # a requeued job appends to the same log files
-    for key in ("partition", "account", "qos", "constraint"):
-        if getattr(c, key):
-            opts.append(f"--{key}={getattr(c, key)}")
+    where = {key: getattr(c, key) for key in ("partition", "account", "qos", "constraint")}
+    if light and c.leaderboard_partition:  # a CPU partition: the array's (GPU) constraint would not match it
+        where.update(partition=c.leaderboard_partition, constraint=None)
+    opts += [f"--{key}={value}" for key, value in where.items() if value]
     if not light:
         opts += list(c.extra_sbatch)
     return ["#!/bin/bash", *(f"#SBATCH {o}" for o in opts)]

@@ -213,3 +213,16 @@ def test_failed_leaderboard_submission_keeps_the_array_id(slurm, tmp_path, monke
     (slurm / "squeue.out").write_text(f"{array['id']}_[0-2]\n")
     assert main(_compare(tmp_path)) == 2
     assert len(sbatch_calls(slurm)) == 1
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["array-partition", "leaderboard_partition"])
+def test_the_leaderboard_job_can_run_on_its_own_partition(slurm, tmp_path, own):
+    sets = ["--set", "partition=gpu", "--set", "constraint=a100"]
+    sets += ["--set", "leaderboard_partition=cpu"] if own else []
+    assert main(_compare(tmp_path, *sets)) == 0
+    array, board = sbatch_calls(slurm)
+    assert (array["options"]["partition"], array["options"]["constraint"]) == ("gpu", "a100")
+    if own:  # a CPU partition: the array's GPU constraint would match no node there
+        assert board["options"]["partition"] == "cpu" and "constraint" not in board["options"]
+    else:
+        assert (board["options"]["partition"], board["options"]["constraint"]) == ("gpu", "a100")
