@@ -109,7 +109,7 @@ class StageConfig:
 
 @dataclass
 class EvalConfig:
-    data: str = "hq"
+    data: str | None = "hq"  # None: no test pass; the model is still exported (a chained stage's hand-over)
     split: str = "test"
     n_bootstrap: int = 1000
 

@@ -23,6 +23,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from emozoo.backbones.readers import read_state_dict
 from emozoo.build import build_model
@@ -224,6 +225,8 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
             resume_from = "auto"  # an explicit checkpoint applies to the first unfinished stage only
     if cfg.trainer.fast_dev_run:
         return {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
+    if cfg.eval.data is None:  # no test pass (a chained stage): export the trained model for the next one
+        return _export_untested(cfg, model, run_dir, ckpt_root, start, throughput)
     dm = _datamodule(cfg, model, None)
     module = _module(cfg, model, None, report_dir=str(run_dir), raters=dm.rater_names)
     logger = TensorBoardLogger(run_dir, name="", version="test", default_hp_metric=False)
@@ -242,5 +245,19 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
         summary["kappa_model_human"] = module.report["kappa"]["model_human"]["mean"]
         summary["kappa_human_human"] = module.report["kappa"]["human_human"]["mean"]
         summary["alpha_humans"] = module.report["alpha"]["mean"]
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _export_untested(
+    cfg: ExperimentConfig, model: EmotionModel, run_dir: Path, ckpt_root: Path, start: float, throughput: dict
+) -> dict[str, Any]:
+    """``run_experiment``'s end with ``eval.data=null``: the model exported without a report, on rank 0 only."""
+    summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
+    summary["train_images_per_second"] = throughput
+    if rank_zero_only.rank == 0:
+        export_dir = ckpt_root / "model"
+        save_pretrained(model, export_dir, experiment=cfg.name)
+        summary["model_dir"] = str(export_dir)
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

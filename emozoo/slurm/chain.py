@@ -2,7 +2,8 @@
 
 Stage ``i`` runs the experiment with ``stages=[<stage i>]`` as its own run, ``<name>-<stage>``, and starts from
 the model that stage ``i-1`` exported (``init_from=<checkpoint_dir>/<name>-<prev>/<version>/model``); the first
-stage starts from the experiment's own ``init_from``, if any. The eval job runs ``stages=[]`` from the last export.
+stage starts from the experiment's own ``init_from``, if any. Stage jobs skip the test pass (``eval.data=null``:
+they only export); the eval job runs ``stages=[]`` from the last export, and it alone tests.
 So each stage has its own time limit (``stage_time.<stage>`` in the cluster config, else ``time``) and its own
 requeue, and a failed stage stops the jobs after it (``afterok``) instead of training from the wrong weights.
 """
@@ -59,6 +60,7 @@ def chain_jobs(launch: Launch, workdir: str | Path, version: str | None = None) 
     steps = [(s.name, _stage_override(s)) for s in cfg.stages] + [(EVAL_STAGE, "stages=[]")]
     for stage, stages_arg in steps:
         args = [stages_arg, f"name={cfg.name}-{stage}", f"version={version}"]
+        args += [] if stage == EVAL_STAGE else ["eval.data=null"]  # only the eval job runs the test pass
         args += [f"init_from={init_from}"] if init_from else []
         train_args = [*([launch.experiment] if launch.experiment else []), *launch.overrides, *args]
         load_config(launch.experiment, [*launch.overrides, *args])  # each job's config is valid before any is queued

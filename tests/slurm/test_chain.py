@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -45,6 +46,8 @@ def test_chain_dependencies_times_and_init_from(tmp_path, monkeypatch, capsys):
     for i, stage in enumerate(load_config(EXP).stages):
         assert load_config(EXP, [f"stages={args[i]['stages']}"]).stages == [stage]
     assert args[2]["stages"] == "[]"
+    # Only the eval job tests: the stage jobs train and export (one test pass per chain, not one per stage).
+    assert [a.get("eval.data") for a in args] == ["null", "null", None]
     assert "init_from" not in args[0]
     for prev, a in zip(args, args[1:]):
         assert a["init_from"] == f"checkpoints/{prev['name']}/{prev['version']}/model"
@@ -99,3 +102,7 @@ def test_chained_jobs_hand_over_the_exported_model(tiny_data, tmp_path, monkeypa
     assert any(not torch.equal(pre[k], fine[k]) for k in pre if k.startswith("head."))
     assert all(torch.equal(fine[k], ev[k]) for k in fine)
     assert (tmp_path / "runs" / "smoke-eval" / "v" / "report.json").is_file()
+    for stage in ("pre", "fine"):  # trained and exported, never tested
+        run = tmp_path / "runs" / f"smoke-{stage}" / "v"
+        assert not (run / "report.json").exists() and not (run / "test").exists()
+        assert "mean_spearman" not in json.loads((run / "summary.json").read_text())
