@@ -189,9 +189,10 @@ class EmotionDataModule(L.LightningDataModule):
 
     def _cache(self, shards: ShardSet) -> SampleCache | None:
         """A decode cache for the training shards: images only, and only with a budget and per-shard counts."""
-        if self.cache_mb <= 0 or shards.embedding is not None or self.image_config is None or not shards.counts:
+        counts = shards.counts
+        if self.cache_mb <= 0 or shards.embedding is not None or self.image_config is None or not counts:
             return None
-        return SampleCache(shards.urls, shards.counts, self.image_config.input_size, self.cache_mb * 2**20)
+        return SampleCache(shards.urls, counts, self.image_config.input_size, self.cache_mb * 2**20)
 
     def _eval_loader(self, shards: ShardSet | None, with_raters: bool):
         if shards is None:

@@ -77,8 +77,9 @@ class _BadLog:
 
 
 def _image(sample: dict[str, Any], transform: Callable | None, cache: SampleCache | None) -> Any:
-    """The sample's image through ``transform``; its deterministic half from ``cache`` when it is there."""
-    if cache is None or not isinstance(transform, ImageTransform):
+    """The sample's image through ``transform`` (the per-sample half). With a ``cache``, ``transform`` is the
+    whole ``ImageTransform``: its ``geometry`` output comes from the cache when it is there, then ``augment`` runs."""
+    if cache is None:
         img = decode_image(sample)
         return transform(img) if transform is not None else img
     slot = cache.slot(sample)
@@ -127,14 +128,6 @@ def split_transform(transform: Callable | None) -> tuple[Callable | None, BatchN
     if isinstance(transform, ImageTransform):
         return transform.sample, transform.batch
     return transform, None
-
-
-def _per_sample(transform: Callable | None, cache: SampleCache | None) -> Callable | None:
-    """What ``_samples`` runs per sample: the ``ImageTransform``'s per-sample half, whole when there is a cache
-    (``_image`` then runs its ``geometry`` and ``augment`` apart), else as ``split_transform`` gives it."""
-    if cache is not None and isinstance(transform, ImageTransform):
-        return ImageTransform(transform.geometry, None, transform.augment)
-    return split_transform(transform)[0]
 
 
 def _batched(
@@ -274,9 +267,12 @@ def train_pipeline(
     the transform's ``geometry``, so later visits only run its ``augment``; the stream is the same either way.
     """
     log, buffers = _BadLog(), BatchBuffers()
-    per_batch = split_transform(transform)[1]
-    per_sample = _per_sample(transform, cache)
+    per_sample, per_batch = split_transform(transform)
     per_batch = per_batch if normalize else None
+    if not isinstance(transform, ImageTransform):
+        cache = None  # only an ImageTransform has a deterministic half to keep
+    elif cache is not None:
+        per_sample = transform  # _image runs its geometry (or takes it from the cache) and its augment apart
     # Resampling: every worker draws shards with replacement, seeded by (seed, rank, worker, epoch).
     shards = wds.ResampledShards(urls, seed=0, worker_seed=functools.partial(_stream_seed, seed, 0), deterministic=True)
     shards.epoch = start_epoch - 1  # it adds 1 before each pass
