@@ -225,39 +225,30 @@ def run_experiment(cfg: ExperimentConfig) -> dict[str, Any]:
             resume_from = "auto"  # an explicit checkpoint applies to the first unfinished stage only
     if cfg.trainer.fast_dev_run:
         return {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
-    if cfg.eval.data is None:  # no test pass (a chained stage): export the trained model for the next one
-        return _export_untested(cfg, model, run_dir, ckpt_root, start, throughput)
-    dm = _datamodule(cfg, model, None)
-    module = _module(cfg, model, None, report_dir=str(run_dir), raters=dm.rater_names)
-    logger = TensorBoardLogger(run_dir, name="", version="test", default_hp_metric=False)
-    trainer = _trainer(cfg, logger, [], ckpt_root)
-    trainer.test(module, datamodule=dm)
+    tested = cfg.eval.data is not None  # None: no test pass (a chained stage); the model is still exported
+    report = None
+    if tested:
+        dm = _datamodule(cfg, model, None)
+        module = _module(cfg, model, None, report_dir=str(run_dir), raters=dm.rater_names)
+        logger = TensorBoardLogger(run_dir, name="", version="test", default_hp_metric=False)
+        trainer = _trainer(cfg, logger, [], ckpt_root)
+        trainer.test(module, datamodule=dm)
+        report = module.report  # rank 0 only
     summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
     summary["train_images_per_second"] = throughput
-    if module.report is not None and trainer.is_global_zero:
+    if rank_zero_only.rank == 0 and (report is not None or not tested):
         export_dir = ckpt_root / "model"
-        save_pretrained(model, export_dir, report=module.report, experiment=cfg.name)
-        summary.update(report=str(run_dir / "report.json"), model_dir=str(export_dir))
-        summary["mean_spearman"] = module.report["model"]["mean_spearman"]
-        summary["random_mean_spearman"] = module.report["random"]["mean_spearman"]
-        summary["raters_loo_mean_spearman"] = module.report["raters"]["loo_mean_spearman"]
-        summary["spearman_ci"] = module.report["model"]["spearman_ci"]
-        summary["kappa_model_human"] = module.report["kappa"]["model_human"]["mean"]
-        summary["kappa_human_human"] = module.report["kappa"]["human_human"]["mean"]
-        summary["alpha_humans"] = module.report["alpha"]["mean"]
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
-
-
-def _export_untested(
-    cfg: ExperimentConfig, model: EmotionModel, run_dir: Path, ckpt_root: Path, start: float, throughput: dict
-) -> dict[str, Any]:
-    """``run_experiment``'s end with ``eval.data=null``: the model exported without a report, on rank 0 only."""
-    summary: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.time() - start, 1)}
-    summary["train_images_per_second"] = throughput
-    if rank_zero_only.rank == 0:
-        export_dir = ckpt_root / "model"
-        save_pretrained(model, export_dir, experiment=cfg.name)
+        save_pretrained(model, export_dir, report=report, experiment=cfg.name)
+        if report is not None:
+            summary["report"] = str(run_dir / "report.json")
         summary["model_dir"] = str(export_dir)
+        if report is not None:
+            summary["mean_spearman"] = report["model"]["mean_spearman"]
+            summary["random_mean_spearman"] = report["random"]["mean_spearman"]
+            summary["raters_loo_mean_spearman"] = report["raters"]["loo_mean_spearman"]
+            summary["spearman_ci"] = report["model"]["spearman_ci"]
+            summary["kappa_model_human"] = report["kappa"]["model_human"]["mean"]
+            summary["kappa_human_human"] = report["kappa"]["human_human"]["mean"]
+            summary["alpha_humans"] = report["alpha"]["mean"]
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
